@@ -1,0 +1,47 @@
+# sectortag: every target installs what it needs into .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= training/config.toml
+SHARED ?= ../shared
+EXTRA ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install sectortag with its dev extras (re-runs when pyproject.toml changes)
+
+train: $(STAMP) ## train on datasets/, log the run to MLflow, register a version (EXTRA=file.jsonl adds training data)
+	$(BIN)/sectortag train --config $(CONFIG) $(foreach f,$(EXTRA),--extra $(f))
+
+evaluate: $(STAMP) ## evaluate the champion on the test split and the ../shared sets when present
+	$(BIN)/sectortag evaluate --config $(CONFIG)
+
+predict: $(STAMP) ## tag a file: make predict INPUT=in.jsonl OUTPUT=out.jsonl [MODEL=path-or-uri]
+	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make predict INPUT=file OUTPUT=file"; exit 2; }
+	$(BIN)/sectortag predict --input $(INPUT) --output $(OUTPUT) $(if $(MODEL),--model $(MODEL))
+
+validate-data: $(STAMP) ## check datasets/: schema, duplicates, counts, splits
+	$(BIN)/python training/validate_data.py --config $(CONFIG)
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) ## throughput benchmark (placeholder until the benchmark issue lands)
+	@echo "make bench: not built yet (see the benchmark issue); nothing was measured."
+
+mlflow-ui: $(STAMP) ## browse runs and models at http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
+
+clean: ## remove .venv, trained models, reports and caches (keeps mlflow.db)
+	rm -rf $(VENV) models/*.joblib reports .pytest_cache .hypothesis src/*.egg-info

@@ -1,0 +1,166 @@
+"""The `sectortag` command: train | evaluate | predict. Errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import SectorTagError
+
+SHARED = Path("..") / "shared"
+SHARED_SETS = {
+    "seed_article": SHARED / "seeds" / "seed_article_paragraphs.jsonl",
+    "news_dev": SHARED / "corpora" / "news_dev.jsonl",
+}
+
+
+class Progress:
+    """Rows done, rows per second and time left, on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int | None = None, enabled: bool | None = None):
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        left = f", {((self.total - self.done) / rate):.0f} s left" if self.total and rate else ""
+        sys.stderr.write(f"\r{self.done:,} rows, {rate:,.0f} rows/s{left}   ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _count_lines(path: Path) -> int | None:
+    if path.suffix.lower() not in (".jsonl", ".json", ".csv"):
+        return None
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip()) - (1 if path.suffix.lower() == ".csv" else 0)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .metrics import format_table
+    from .train import train
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise SectorTagError(f"--set {item!r}: expected section.key=value, e.g. model.C=4")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    result = train(args.config, extra=args.extra, overrides=overrides, say=lambda s: print(s, flush=True))
+    print(format_table(result.metrics))
+    prev = "none" if result.previous_champion is None else f"{result.previous_champion:.4f}"
+    print(f"registered sectortag version {result.version} as '{result.alias}' "
+          f"(test macro-F1 {result.metrics['test']['macro_f1']:.4f}, previous champion {prev}); "
+          f"run {result.run_id}; bundle {result.bundle_path}; {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import read_file
+    from .metrics import format_table, report
+    from .model import SectorTagger
+
+    tagger = SectorTagger.load(args.model)
+    sets = {}
+    if args.data:
+        sets[Path(args.data).name] = read_file(args.data, labelled=True)
+    else:
+        from .config import load_config
+        from .train import load_splits
+
+        config = load_config(args.config)
+        data = load_splits(config)
+        sets["datasets_test"] = data[data["split"] == "test"]
+        for name, path in SHARED_SETS.items():
+            if path.is_file():
+                sets[name] = read_file(path, labelled=True)
+    summaries = {name: report(list(d["labels"]), tagger.predict(list(d["text"])), tagger.labels_)
+                 for name, d in sets.items()}
+    for s in summaries.values():
+        s.pop("none_share_true"), s.pop("none_share_pred")
+    if args.json:
+        print(json.dumps(next(iter(summaries.values())) if args.data else summaries, ensure_ascii=False))
+    else:
+        print(format_table(summaries))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .data import iter_chunks
+    from .model import SectorTagger
+    from .output import ChunkWriter
+
+    tagger = SectorTagger.load(args.model)
+    if args.n_jobs is not None:
+        tagger.n_jobs = args.n_jobs
+    inp, out = Path(args.input), Path(args.output)
+    progress = Progress(_count_lines(inp) if inp.is_file() else None)
+    rows = errors = 0
+    with ChunkWriter(out) as writer:
+        for chunk in iter_chunks(inp, args.chunk_size, tagger.min_chars):
+            tagged = tagger.predict_frame(chunk.rename(columns={"labels": "labels_true"}) if "labels" in chunk else chunk)
+            writer.write(tagged)
+            rows += len(tagged)
+            errors += int(tagged["error"].notna().sum())
+            progress.update(len(tagged))
+    progress.close()
+    print(f"tagged {rows:,} rows into {out}; {errors:,} rows could not be tagged (see the 'error' column)",
+          file=sys.stderr)
+    return 1 if args.strict and errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sectortag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train on the configured data, log to MLflow, register a version")
+    p.add_argument("--config", default="training/config.toml")
+    p.add_argument("--extra", action="append", help="an extra labelled file for the training split (repeatable)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one config value")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled paragraphs")
+    p.add_argument("--data", help="labelled file; default: the test split and ../shared sets when present")
+    p.add_argument("--model", help="bundle path or models:/ URI (default: the champion)")
+    p.add_argument("--config", default="training/config.toml")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="tag every paragraph of a file")
+    p.add_argument("--input", required=True, help=".jsonl, .csv, .parquet or a .txt article")
+    p.add_argument("--output", required=True, help=".jsonl, .csv or .parquet")
+    p.add_argument("--model", help="bundle path or models:/ URI (default: the champion)")
+    p.add_argument("--chunk-size", type=int, default=5000)
+    p.add_argument("--n-jobs", type=int, default=None, help="tokenizer processes (-1: all cores)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any row could not be tagged")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SectorTagError as e:
+        print(f"sectortag {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sectortag {args.command}: interrupted; nothing was changed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Files ⇄ one DataFrame schema (`text`, optional `labels` as a list of codes, other fields kept).
+
+Formats: JSONL, CSV (labels as codes separated by ";"), Parquet, and a plain .txt article (split into
+paragraphs). Every problem is raised as DataError naming the file, the line or row, and the field.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .labels import SECTOR_CODES, check_labels
+from .text import DEFAULT_MIN_CHARS, split_paragraphs
+
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "txt"}
+
+
+def file_format(path: str | Path) -> str:
+    """The format of a file, from its extension."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path}: unknown file type {Path(path).suffix!r}; use .jsonl, .csv, .parquet or .txt")
+    return fmt
+
+
+def _parse_labels(value, where: str) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(";") if v.strip()]
+    elif hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where}field 'labels' must be a list of sector codes, got {value!r}")
+    return check_labels(value, where)
+
+
+def iter_chunks(path: str | Path, chunk_size: int = 5000, min_chars: int = DEFAULT_MIN_CHARS,
+                labelled: bool = False) -> Iterator[pd.DataFrame]:
+    """Read a file as DataFrames of at most `chunk_size` rows, in file order, without loading it whole.
+
+    Each frame has a `text` column (and `labels` when the file has them or `labelled` is set).
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    reader = {"jsonl": _jsonl_chunks, "csv": _csv_chunks, "parquet": _parquet_chunks, "txt": _txt_chunks}[fmt]
+    seen_rows = 0
+    for frame in reader(path, chunk_size, min_chars):
+        if "text" not in frame.columns:
+            raise DataError(f"{path}: no 'text' field (found: {', '.join(map(str, frame.columns))})")
+        if "labels" in frame.columns:
+            first_line = 2 if fmt == "csv" else 1
+            frame["labels"] = [
+                _parse_labels(v, f"{path}:{'line' if fmt != 'parquet' else 'row'} {seen_rows + i + first_line}: ")
+                for i, v in enumerate(frame["labels"])
+            ]
+        elif labelled:
+            raise DataError(f"{path}: no 'labels' field; a labelled file needs one per record")
+        seen_rows += len(frame)
+        yield frame.reset_index(drop=True)
+    if seen_rows == 0:
+        raise DataError(f"{path}: no records")
+
+
+def read_file(path: str | Path, labelled: bool = False, min_chars: int = DEFAULT_MIN_CHARS) -> pd.DataFrame:
+    """Read a whole file into one DataFrame (see `iter_chunks`)."""
+    frames = list(iter_chunks(path, 100_000, min_chars, labelled))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _jsonl_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
+    rows: list[dict] = []
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:line {number}: not UTF-8 ({e.reason} at byte {e.start})") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:line {number}: broken JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:line {number}: expected a JSON object, got {type(record).__name__}")
+            if "text" not in record:
+                raise DataError(f"{path}:line {number}: missing field 'text'")
+            rows.append(record)
+            if len(rows) >= chunk_size:
+                yield pd.DataFrame(rows)
+                rows = []
+    if rows:
+        yield pd.DataFrame(rows)
+
+
+def _csv_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            for frame in pd.read_csv(f, chunksize=chunk_size, dtype=str, keep_default_na=False):
+                yield frame.replace({"": None}) if "text" in frame.columns else frame
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{path}: not a readable CSV file ({str(e).strip()})") from None
+
+
+def _parquet_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from None
+    schema = parquet.schema_arrow
+    if "text" in schema.names and not (pa.types.is_string(schema.field("text").type)
+                                       or pa.types.is_large_string(schema.field("text").type)):
+        raise DataError(f"{path}: column 'text' has type {schema.field('text').type}, expected string")
+    for batch in parquet.iter_batches(batch_size=chunk_size):
+        yield batch.to_pandas()
+
+
+def _txt_chunks(path: Path, chunk_size: int, min_chars: int) -> Iterator[pd.DataFrame]:
+    try:
+        article = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    paragraphs = split_paragraphs(article, min_chars)
+    for i in range(0, len(paragraphs), chunk_size):
+        yield pd.DataFrame({"text": paragraphs[i : i + chunk_size]})
+
+
+# ---- the labelled corpus and its split ------------------------------------------------------------
+def load_labelled(patterns: list[str], root: str | Path = ".") -> pd.DataFrame:
+    """Read every labelled file matched by `patterns` (globs relative to `root`) into one frame
+    with `id`, `text`, `labels` and `source_file`. Ids must be unique; a record without one gets a hash of its text."""
+    root = Path(root)
+    paths = sorted({p for pat in patterns for p in glob.glob(str(root / pat))})
+    if not paths:
+        raise DataError(f"no labelled files match {patterns} under {root.resolve()}")
+    frames = []
+    for p in paths:
+        frame = read_file(p, labelled=True)
+        for i, t in enumerate(frame["text"]):
+            if not isinstance(t, str) or not t.strip():
+                raise DataError(f"{p}: record {i + 1}: field 'text' is empty or not a string")
+        if "id" not in frame.columns:
+            frame["id"] = None
+        frame["id"] = [
+            str(i) if i is not None and not (isinstance(i, float) and math.isnan(i))
+            else "h" + hashlib.sha1(t.encode()).hexdigest()[:16]
+            for i, t in zip(frame["id"], frame["text"])
+        ]
+        frame["source_file"] = str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else p
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True)
+    dup = data["id"][data["id"].duplicated()]
+    if len(dup):
+        first = dup.iloc[0]
+        files = ", ".join(sorted(set(data.loc[data["id"] == first, "source_file"])))
+        raise DataError(f"duplicate id {first!r} ({len(dup)} duplicates in all; see {files})")
+    return data
+
+
+def assign_split(ids: list[str], dev_percent: float, test_percent: float, salt: str) -> list[str]:
+    """train/dev/test for each id, from a hash of the id alone: stable when records are added."""
+    out = []
+    for i in ids:
+        bucket = int(hashlib.sha256(f"{salt}:{i}".encode()).hexdigest()[:8], 16) % 10000 / 100
+        out.append("test" if bucket < test_percent else "dev" if bucket < test_percent + dev_percent else "train")
+    return out
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 over ids, texts and labels: identifies the training data of a model."""
+    h = hashlib.sha256()
+    for i, t, l in zip(frame["id"], frame["text"], frame["labels"]):
+        h.update(json.dumps([i, t, l], ensure_ascii=False).encode())
+    return h.hexdigest()

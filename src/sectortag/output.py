@@ -1,0 +1,72 @@
+"""Write tagged rows to JSONL, CSV or Parquet, chunk by chunk, into a temporary file renamed at the end:
+an interrupted run never leaves a half-written output under the final name."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+
+OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+class ChunkWriter:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in OUTPUT_FORMATS:
+            raise DataError(f"{path}: unknown output type {self.suffix!r}; use {', '.join(OUTPUT_FORMATS)}")
+        if not self.path.parent.exists():
+            raise DataError(f"{path}: folder {self.path.parent} does not exist")
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._file = None
+        self._parquet = None
+        self._header = True
+
+    def __enter__(self) -> "ChunkWriter":
+        if self.suffix != ".parquet":
+            self._file = self.tmp.open("w", encoding="utf-8", newline="")
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.suffix == ".jsonl":
+            clean = frame.astype(object).where(frame.notna(), None)
+            for record in clean.to_dict(orient="records"):
+                self._file.write(json.dumps(record, ensure_ascii=False, default=_plain) + "\n")
+        elif self.suffix == ".csv":
+            flat = frame.copy()
+            for col in ("labels", "labels_true"):
+                if col in flat:
+                    flat[col] = [";".join(v) if isinstance(v, list) else v for v in flat[col]]
+            flat.to_csv(self._file, header=self._header, index=False)
+            self._header = False
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._file:
+            self._file.close()
+        if self._parquet:
+            self._parquet.close()
+        if exc_type is None and self.tmp.exists():
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _plain(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float):
+        return None
+    return str(value)

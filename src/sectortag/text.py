@@ -1,0 +1,124 @@
+"""Text before the model: article → paragraphs → normalised text → underthesea word tokens.
+
+Tokenization is the expensive step of the whole tool, so `tokenize_many` tokenizes each distinct
+text once and spreads large batches over worker processes (underthesea holds the GIL).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+DEFAULT_MIN_CHARS = 40
+# lines that are site furniture, not body text, whatever their length
+BOILERPLATE = re.compile(
+    r"^\s*(đọc thêm|xem thêm|tin mới|tin liên quan|tin cùng chuyên mục|bài liên quan|chủ đề\b|từ khóa|"
+    r"tags?\s*:|chia sẻ|theo dõi .{0,40}trên|bản quyền|©|copyright|in bài|gửi bài|bình luận|"
+    r"quay lại|lên đầu trang|trang chủ)",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"<[^>]{0,200}>")
+# control and format characters (zero-width spaces, BOM, bidi marks), except line breaks and tabs
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[^\S\n]+")
+PARALLEL_MIN_TEXTS = 2000  # below this, worker start-up costs more than it saves
+
+_underthesea = None
+
+
+def _tokenizer():
+    """Import underthesea once, keeping the root logger as it was (underthesea calls basicConfig)."""
+    global _underthesea
+    if _underthesea is None:
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        import underthesea
+
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        _underthesea = underthesea
+    return _underthesea
+
+
+def clean(text: str) -> str:
+    """Undo HTML (tags, entities), drop invisible characters, NFC, collapse spaces; keep line breaks."""
+    text = html.unescape(_TAG.sub(" ", text)) if ("<" in text or "&" in text) else text
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def split_paragraphs(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> list[str]:
+    """Split an article body into its body paragraphs, in order, each once.
+
+    A paragraph is a non-empty line. Dropped: site boilerplate ("Đọc thêm", "Tin mới …"), lines shorter than
+    `min_chars` characters (captions, bylines), and later repeats of a line already seen (a title repeated
+    under each photo).
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for line in clean(article).split("\n"):
+        if len(line) < min_chars or BOILERPLATE.match(line):
+            continue
+        key = line.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return out
+
+
+def normalize(text: str) -> str:
+    """One line of text in the form the model sees: cleaned, NFC, one tone-mark placement ("hoà" → "hòa")."""
+    text = clean(text).replace("\n", " ").strip()
+    if not text:
+        return ""
+    return unicodedata.normalize("NFC", _tokenizer().text_normalize(text))
+
+
+def tokenize(text: str) -> str:
+    """Normalise and segment one text into underthesea word tokens, joined by spaces ("giải_phóng mặt_bằng")."""
+    text = normalize(text)
+    if not text:
+        return ""
+    return _tokenizer().word_tokenize(text, format="text")
+
+
+def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
+    return [tokenize(t) for t in texts]
+
+
+class Tokenized(list):
+    """A list of texts that are already word tokens; `tokenize_many` passes it through untouched."""
+
+
+def tokenize_many(texts: Iterable[str], n_jobs: int = 1) -> Tokenized:
+    """Tokenize a batch: each distinct text once, in `n_jobs` processes when the batch is large."""
+    if isinstance(texts, Tokenized):
+        return texts
+    texts = list(texts)
+    distinct = list(dict.fromkeys(texts))
+    workers = _effective_jobs(n_jobs)
+    if workers > 1 and len(distinct) >= PARALLEL_MIN_TEXTS:
+        from joblib import Parallel, delayed
+
+        size = -(-len(distinct) // (workers * 4))
+        chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
+        done = Parallel(n_jobs=workers)(delayed(_tokenize_chunk)(c) for c in chunks)
+        tokens = [t for chunk in done for t in chunk]
+    else:
+        tokens = _tokenize_chunk(distinct)
+    lookup = dict(zip(distinct, tokens))
+    return Tokenized(lookup[t] for t in texts)
+
+
+def _effective_jobs(n_jobs: int) -> int:
+    import os
+
+    cpus = os.cpu_count() or 1
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    return max(1, cpus + 1 + n_jobs) if n_jobs < 0 else min(n_jobs, cpus)
