@@ -1,0 +1,148 @@
+"""Bad input and faults: every row gets a defined result, files fail with one clear message, text functions
+never raise on arbitrary Unicode and never lose body text."""
+
+import unicodedata
+
+import mlflow
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from mlflow import MlflowClient
+
+from sectortag import ModelError, SectorTagger
+from sectortag.model import MAX_CHARS, load_bundle
+from sectortag.text import BOILERPLATE, clean, normalize, split_paragraphs
+from sectortag.train import train
+
+SENTENCE = "Sở Tài chính trình phương án phân bổ dự toán ngân sách năm 2025 cho các huyện."
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("", "no words"), ("   \n\t ", "no words"), (None, "missing text"), (float("nan"), "missing text"),
+    (17, "not a text: int"), (["a", "b"], "not a text: list"), ("... !!! 123 456,78 %", None),
+    ("\u200b\u200b\ufeff", "no words"),
+])
+def test_each_odd_row_gets_a_defined_result(tagger, value, reason):
+    out = tagger.predict_frame(pd.DataFrame({"text": ["Khai mạc hội nghị.", value, SENTENCE]}))
+    assert len(out) == 3 and "tai_chinh" in out.loc[2, "labels"]
+    if reason is None:
+        assert out.loc[1, "error"] is None
+    else:
+        assert out.loc[1, "error"].startswith(reason) and out.loc[1, "labels"] == []
+
+
+@pytest.mark.parametrize("text", [
+    "The provincial budget revenue rose by ten percent this year.",
+    "So Noi vu de xuat tinh giam bien che cong chuc cap xa",
+    "<p>Sở Tài chính trình phương án phân bổ dự toán&nbsp;ngân sách năm 2025 &amp; giao cho các huyện.</p>",
+    "Sở Tài chính\u0007 trình phương án\u200b phân bổ dự toán ngân sách năm 2025 😀🎉 cho các huyện.",
+])
+def test_foreign_unaccented_html_control_and_emoji_text_is_tagged(tagger, text):
+    out = tagger.predict_frame(pd.DataFrame({"text": [text]}))
+    assert out.loc[0, "error"] is None and isinstance(out.loc[0, "labels"], list)
+
+
+def test_html_control_and_emoji_do_not_change_the_prediction(tagger):
+    noisy = "<b>Sở Tài chính</b>\u200b trình phương án phân bổ dự toán ngân sách năm 2025 cho các huyện.\u0007"
+    assert tagger.predict([noisy]) == tagger.predict([SENTENCE])
+
+
+def test_nfd_and_tone_mark_placement_give_the_same_prediction(tagger):
+    new = "Huyện Hòa Vang quy hoạch khu xử lý chất thải rắn và bảo vệ nguồn nước thủy lợi."
+    old = "Huyện Hoà Vang quy hoạch khu xử lý chất thải rắn và bảo vệ nguồn nước thuỷ lợi."
+    variants = [new, old, unicodedata.normalize("NFD", new), unicodedata.normalize("NFD", old)]
+    proba = tagger.predict_proba(variants)
+    assert (proba.nunique() == 1).all()
+
+
+def test_a_one_megabyte_paragraph_is_tagged_on_its_start(tagger):
+    huge = (SENTENCE + " ") * (1_000_000 // len(SENTENCE))
+    out = tagger.predict_frame(pd.DataFrame({"text": [huge, SENTENCE]}))
+    assert out.loc[0, "error"] == f"text longer than {MAX_CHARS} characters: tagged on its start"
+    assert "tai_chinh" in out.loc[0, "labels"] and out.loc[1, "error"] is None
+
+
+def test_altered_and_incompatible_bundles_are_refused(tagger, tmp_path):
+    import joblib
+
+    path = tmp_path / "m.joblib"
+    tagger.save(path)
+    bundle = joblib.load(path)
+    payload = bytearray(bundle["payload"])
+    payload[len(payload) // 2] ^= 0xFF
+    joblib.dump({**bundle, "payload": bytes(payload)}, tmp_path / "altered.joblib")
+    with pytest.raises(ModelError, match="do not match their recorded SHA-256"):
+        load_bundle(tmp_path / "altered.joblib")
+    joblib.dump({**bundle, "versions": {**bundle["versions"], "scikit-learn": "0.24.2"}}, tmp_path / "old.joblib")
+    with pytest.raises(ModelError, match="trained with scikit-learn 0.24.2"):
+        load_bundle(tmp_path / "old.joblib")
+    joblib.dump({"weights": [1, 2, 3]}, tmp_path / "foreign.joblib")
+    with pytest.raises(ModelError, match="not a sectortag model bundle"):
+        load_bundle(tmp_path / "foreign.joblib")
+
+
+def test_interrupted_training_changes_nothing(project, monkeypatch):
+    first = train("training/config.toml")
+    champion = project / "models" / "champion.joblib"
+    before = champion.read_bytes()
+    import sectortag.tracking as tracking
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracking, "register_and_promote", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train("training/config.toml")
+    client = MlflowClient()
+    runs = client.search_runs([mlflow.get_experiment_by_name("sectortag").experiment_id], order_by=["start_time ASC"])
+    assert [r.info.status for r in runs] == ["FINISHED", "FAILED"]
+    assert [v.version for v in client.search_model_versions("name='sectortag'")] in (["1"], [1])
+    assert str(client.get_model_version_by_alias("sectortag", "champion").version) == first.version
+    assert champion.read_bytes() == before
+    assert sorted(p.name for p in (project / "models").iterdir()) == ["champion.joblib", "latest.joblib"]
+
+
+def test_training_refuses_a_split_without_a_sector(project):
+    import json
+
+    path = project / "datasets" / "paragraphs" / "sample.jsonl"
+    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r["labels"] = [l for l in r["labels"] if l != "noi_vu"]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(Exception, match="no train example carries sector 'noi_vu'"):
+        train("training/config.toml")
+    assert not (project / "mlflow.db").exists() or MlflowClient().search_registered_models() == []
+
+
+# ---- properties of the text functions --------------------------------------------------------------
+lines = st.lists(st.text(min_size=0, max_size=80), min_size=0, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_text_functions_never_raise(text):
+    clean(text)
+    split_paragraphs(text)
+    split_paragraphs(text, min_chars=0)
+    normalize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines, st.integers(min_value=0, max_value=60))
+def test_split_never_loses_body_text_and_is_idempotent(parts, min_chars):
+    article = "\n".join(parts)
+    paragraphs = split_paragraphs(article, min_chars)
+    kept = {p.casefold() for p in paragraphs}
+    for line in clean(article).split("\n"):
+        if len(line) >= min_chars and not BOILERPLATE.match(line):
+            assert line.casefold() in kept
+    if "<" not in article and "&" not in article:
+        assert split_paragraphs("\n".join(paragraphs), min_chars) == paragraphs
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=200))
+def test_clean_and_normalize_are_idempotent(text):
+    assert clean(clean(text)) == clean(text)
+    assert normalize(normalize(text)) == normalize(text)
