@@ -24,8 +24,8 @@ setup: $(STAMP) ## create .venv and install sectortag with its dev extras (re-ru
 train: $(STAMP) ## train on datasets/, log the run to MLflow, register a version (EXTRA=file.jsonl adds training data)
 	$(BIN)/sectortag train --config $(CONFIG) $(foreach f,$(EXTRA),--extra $(f))
 
-evaluate: $(STAMP) ## evaluate the champion on the test split and the ../shared sets when present
-	$(BIN)/sectortag evaluate --config $(CONFIG)
+evaluate: $(STAMP) ## our model, baselines and ablations on every evaluation set; writes reports/
+	$(BIN)/python training/evaluate.py --config $(CONFIG)
 
 predict: $(STAMP) ## tag a file: make predict INPUT=in.jsonl OUTPUT=out.jsonl [MODEL=path-or-uri]
 	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make predict INPUT=file OUTPUT=file"; exit 2; }

@@ -83,7 +83,7 @@ class SectorTagger(BaseEstimator):
         """Fit on texts `X` with label lists `y`; tune per-sector thresholds on (`X_dev`, `y_dev`) when given,
         otherwise on out-of-fold scores of the training set."""
         codes = tuple(self.labels)
-        X = list(X)
+        X = _as_list(X)
         Y = self._indicator(y, codes, "training")
         if len(X) == 0:
             raise DataError("the training set is empty")
@@ -161,7 +161,8 @@ class SectorTagger(BaseEstimator):
             else:
                 texts[i] = v
         ok = [i for i, e in enumerate(errors) if e is None or e.startswith("text longer")]
-        tokens = tokenize_many([texts[i] for i in ok], self.n_jobs)
+        batch = [texts[i] for i in ok]
+        tokens = Tokenized(batch) if isinstance(values, Tokenized) else tokenize_many(batch, self.n_jobs)
         scores = np.full((len(values), len(self.labels_)), np.nan)
         keep = [j for j, t in enumerate(tokens) if t.strip()]
         for j, t in enumerate(tokens):
@@ -178,12 +179,12 @@ class SectorTagger(BaseEstimator):
 
     def predict_proba(self, X: Iterable[Any]) -> pd.DataFrame:
         """Scores in [0, 1], one column per sector code, one row per input (NaN for a row that cannot be tagged)."""
-        scores, _ = self._score_rows(list(X))
+        scores, _ = self._score_rows(_as_list(X))
         return pd.DataFrame(scores, columns=list(self.labels_))
 
     def predict(self, X: Iterable[Any]) -> list[list[str]]:
         """Sector codes per input text: zero, one or several (a row that cannot be tagged gets none)."""
-        scores, _ = self._score_rows(list(X))
+        scores, _ = self._score_rows(_as_list(X))
         return self._labels_from_scores(scores)
 
     def predict_frame(self, df: pd.DataFrame, text_column: str = "text") -> pd.DataFrame:
@@ -249,6 +250,11 @@ class SectorTagger(BaseEstimator):
             path, expected = download_bundle(source)
             return load_bundle(path, expected_sha256=expected)
         return load_bundle(source)
+
+
+def _as_list(X: Iterable[Any]) -> list[Any]:
+    """A list of the inputs; already tokenized input (`Tokenized`) keeps its type so it is not tokenized again."""
+    return X if isinstance(X, Tokenized) else list(X)
 
 
 def tune_thresholds(Y: np.ndarray, S: np.ndarray) -> np.ndarray:

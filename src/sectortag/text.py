@@ -24,7 +24,9 @@ _TAG = re.compile(r"<[^>]{0,200}>")
 # control and format characters (zero-width spaces, BOM, bidi marks), except line breaks and tabs
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"[^\S\n]+")
-PARALLEL_MIN_TEXTS = 2000  # below this, worker start-up costs more than it saves
+# below this many distinct texts a batch stays in this process: starting the workers (each imports
+# underthesea and loads its model) costs more than splitting the batch saves
+PARALLEL_MIN_TEXTS = 2000
 
 _underthesea = None
 
@@ -88,6 +90,7 @@ def tokenize(text: str) -> str:
 
 
 def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
+    """Tokens of each text, in order (one worker's share of a batch; also warms a new worker up)."""
     return [tokenize(t) for t in texts]
 
 
@@ -96,29 +99,47 @@ class Tokenized(list):
 
 
 def tokenize_many(texts: Iterable[str], n_jobs: int = 1) -> Tokenized:
-    """Tokenize a batch: each distinct text once, in `n_jobs` processes when the batch is large."""
+    """Tokenize a batch: each distinct text once, results in input order, in `n_jobs` processes when the
+    batch has at least PARALLEL_MIN_TEXTS distinct texts.
+
+    The worker processes persist between calls (an idle one exits after 5 minutes) with underthesea already
+    loaded, so only the first large batch pays for starting them. The batch goes out in small chunks, so the
+    workers finish together; if a worker dies (killed, out of memory) the batch is tokenized here instead.
+    """
     if isinstance(texts, Tokenized):
         return texts
     texts = list(texts)
     distinct = list(dict.fromkeys(texts))
     workers = _effective_jobs(n_jobs)
+    tokens: list[str] | None = None
     if workers > 1 and len(distinct) >= PARALLEL_MIN_TEXTS:
-        from joblib import Parallel, delayed
+        from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky.process_executor import BrokenProcessPool
 
-        size = -(-len(distinct) // (workers * 4))
+        # about 16 chunks per worker, 50 to 500 texts each: cheap to send, and a short tail
+        size = min(500, max(50, len(distinct) // (workers * 16)))
         chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
-        done = Parallel(n_jobs=workers)(delayed(_tokenize_chunk)(c) for c in chunks)
-        tokens = [t for chunk in done for t in chunk]
-    else:
+        try:
+            pool = get_reusable_executor(
+                max_workers=workers, timeout=300,
+                initializer=_tokenize_chunk, initargs=(["Khởi động bộ tách từ tiếng Việt."],),
+            )
+            tokens = [t for chunk in pool.map(_tokenize_chunk, chunks) for t in chunk]
+        except BrokenProcessPool as e:
+            logging.getLogger(__name__).warning("tokenizer workers failed (%s); tokenizing in this process", e)
+            tokens = None
+    if tokens is None:
         tokens = _tokenize_chunk(distinct)
     lookup = dict(zip(distinct, tokens))
     return Tokenized(lookup[t] for t in texts)
 
 
 def _effective_jobs(n_jobs: int) -> int:
-    import os
-
-    cpus = os.cpu_count() or 1
+    """Worker processes for `n_jobs`: None or 0 → 1; -1 → every usable core, -2 → all but one, …;
+    never more than the usable cores (CPU affinity and container CPU quotas count)."""
     if n_jobs is None or n_jobs == 0:
         return 1
+    from joblib import cpu_count
+
+    cpus = max(1, cpu_count())
     return max(1, cpus + 1 + n_jobs) if n_jobs < 0 else min(n_jobs, cpus)
