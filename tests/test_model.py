@@ -100,6 +100,14 @@ def test_tune_thresholds_maximises_f1():
     assert tune_thresholds(np.zeros((3, 1)), np.ones((3, 1)))[0] == 0.5
 
 
+def test_threshold_window_ignores_a_narrow_spike():
+    # F1 is 1.0 only for thresholds in (0.25, 0.30] and 0.67 on the broad plateau below
+    Y = np.array([[1]] * 10 + [[0]] * 10)
+    S = np.array([[0.30]] * 10 + [[0.25]] * 10)
+    assert tune_thresholds(Y, S)[0] == 0.30
+    assert tune_thresholds(Y, S, window=0.05)[0] == 0.25  # pulled towards the plateau
+
+
 def test_bundle_round_trip_and_damage(tagger, tmp_path):
     path = tmp_path / "m.joblib"
     sha = tagger.save(path)

@@ -24,7 +24,7 @@ def test_runs_versions_and_the_champion_rule(project):
     client = MlflowClient()
     run = client.get_run(first.run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.params["model.C"] == "4.0" and run.data.params["split.salt"] == "sectortag-split-v1"
+    assert run.data.params["model.C"] == "8.0" and run.data.params["split.salt"] == "sectortag-split-v1"
     for key in ("dev_macro_f1", "test_micro_f1", "test_noi_vu_f1", "dev_tai_chinh_precision"):
         assert 0 <= run.data.metrics[key] <= 1
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}

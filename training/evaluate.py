@@ -125,9 +125,11 @@ ABLATIONS = {
     "syllable n-grams (1,3)": {"syllable_ngram_range": (1, 3)},
     "classifier=svm (calibrated)": {"classifier": "svm", "C": 0.5},
     "C=2": {"C": 2.0},
+    "C=4": {"C": 4.0},
     "C=16": {"C": 16.0},
     "class_weight=none": {"class_weight": None},
     "thresholds fixed 0.5": {"thresholds": 0.5},
+    "thresholds tuned on the raw dev F1 curve": {"threshold_window": 0.0},
     "min_df=2": {"min_df": 2},
 }
 

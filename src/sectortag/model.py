@@ -58,6 +58,7 @@ class SectorTagger(BaseEstimator):
         C: float = 8.0,
         class_weight: str | None = "balanced",
         thresholds: str | float = "tuned",
+        threshold_window: float = 0.05,
         n_jobs: int = 1,
         random_state: int = 0,
         min_chars: int = DEFAULT_MIN_CHARS,
@@ -74,6 +75,7 @@ class SectorTagger(BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.thresholds = thresholds
+        self.threshold_window = threshold_window
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.min_chars = min_chars
@@ -109,7 +111,7 @@ class SectorTagger(BaseEstimator):
                 cv = KFold(n_splits=3, shuffle=True, random_state=self.random_state)
                 S_dev = cross_val_predict(self._make_classifier(), F, Y, cv=cv, method="predict_proba")
                 Y_dev = Y
-            self.thresholds_ = tune_thresholds(Y_dev, S_dev)
+            self.thresholds_ = tune_thresholds(Y_dev, S_dev, self.threshold_window)
         else:
             self.thresholds_ = np.full(len(codes), float(self.thresholds))
         self.metadata_: dict[str, Any] = {}
@@ -257,10 +259,15 @@ def _as_list(X: Iterable[Any]) -> list[Any]:
     return X if isinstance(X, Tokenized) else list(X)
 
 
-def tune_thresholds(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
+def tune_thresholds(Y: np.ndarray, S: np.ndarray, window: float = 0.0) -> np.ndarray:
     """Per column, the threshold on scores `S` that maximises F1 against `Y` (ties: nearest 0.5).
-    A sector without positives keeps 0.5."""
+
+    With `window` > 0 the F1 curve is first averaged over ±window: on a dev set of a few hundred paragraphs the
+    raw curve is flat and jagged, and its single best point does not carry over to other text.
+    A sector without positives keeps 0.5.
+    """
     out = np.full(Y.shape[1], 0.5)
+    half = int(round(window / 0.01))
     for j in range(Y.shape[1]):
         y, s = Y[:, j].astype(bool), S[:, j]
         if not y.any():
@@ -268,6 +275,8 @@ def tune_thresholds(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
         pred = s[:, None] >= _THRESHOLD_GRID[None, :]
         tp = (pred & y[:, None]).sum(axis=0)
         f1 = 2 * tp / (pred.sum(axis=0) + y.sum())
+        if half:
+            f1 = np.convolve(np.pad(f1, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
         best = np.flatnonzero(np.isclose(f1, f1.max()))
         out[j] = _THRESHOLD_GRID[best[np.argmin(np.abs(_THRESHOLD_GRID[best] - 0.5))]]
     return out

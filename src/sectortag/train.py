@@ -53,6 +53,7 @@ def tagger_from_config(config: dict[str, Any]) -> SectorTagger:
         C=m.get("C", 8.0),
         class_weight=m.get("class_weight", "balanced"),
         thresholds=thresholds if thresholds == "tuned" else float(thresholds),
+        threshold_window=m.get("threshold_window", 0.05),
         n_jobs=config.get("predict", {}).get("n_jobs", 1),
         random_state=m.get("random_state", 0),
         min_chars=config["data"]["min_chars"],

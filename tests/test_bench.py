@@ -1,0 +1,105 @@
+"""training/bench.py: the parts that are not timing (workload, files, report). Fast: nothing is tokenized."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "training" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OWN = [f"đoạn văn số {i} của bộ dữ liệu, đủ dài để là một đoạn" for i in range(30)]
+EXTRA = [f"dòng văn bản pháp luật số {i}, cũng đủ dài để là một đoạn" for i in range(200)]
+
+
+def test_workloads_are_fixed_sized_and_seeded(bench):
+    a = bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
+    b = bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
+    assert a == b
+    assert len(a["distinct"]) == len(a["repeats"]) == 100
+    assert len(set(a["distinct"])) == 100 and set(OWN) <= set(a["distinct"])
+    assert bench.share_repeated(a["repeats"]) == pytest.approx(0.2, abs=0.01) or len(set(a["repeats"])) == 80
+    assert len(set(a["repeats"])) == 80 and set(a["repeats"]) <= set(a["distinct"])
+    assert not set(a["spare"]) & set(a["distinct"])
+    assert a != bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=8)
+
+
+def test_workload_repeats_text_when_there_is_not_enough(bench):
+    w = bench.build_workloads(OWN, [], 100)
+    assert len(w["distinct"]) == 100 and set(w["distinct"]) == set(OWN)
+    assert bench.share_repeated(w["distinct"]) == 0.7
+
+
+def test_shared_lines_become_paragraphs(bench):
+    texts = ["1. Điều khoản đầu tiên đủ dài để được tính là một đoạn văn.\na) ngắn\n  b) Một dòng khác cũng đủ dài để là đoạn.  "]
+    assert bench.lines_as_paragraphs(texts) == [
+        "1. Điều khoản đầu tiên đủ dài để được tính là một đoạn văn.", "b) Một dòng khác cũng đủ dài để là đoạn."]
+
+
+def test_sample_file_and_output_check(bench, tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    bench.sample_file(inp, OWN, 50, seed=1)
+    rows = [json.loads(l) for l in inp.open(encoding="utf-8")]
+    assert [r["id"] for r in rows] == [f"b{i}" for i in range(50)] and {r["text"] for r in rows} <= set(OWN)
+    out.write_text("".join(json.dumps({**r, "labels": [], "error": None}) + "\n" for r in rows), encoding="utf-8")
+    assert bench.check_output(inp, out)["ok"]
+    out.write_text("".join(json.dumps({**r, "error": None}) + "\n" for r in rows[:-1]), encoding="utf-8")
+    assert not bench.check_output(inp, out)["ok"]  # a row lost
+    out.write_text("".join(json.dumps({**r, "error": None}) + "\n" for r in reversed(rows)), encoding="utf-8")
+    assert not bench.check_output(inp, out)["ok"]  # out of order
+
+
+def test_fasttext_lines(bench):
+    assert bench.fasttext_line("thu ngân_sách", ["tai_chinh", "noi_vu"]) == "__label__tai_chinh __label__noi_vu thu ngân_sách"
+    assert bench.fasttext_line("chúc tết", []) == "__label__none chúc tết"
+
+
+def test_bootstrap_gap(bench):
+    codes = ("a", "b")
+    truth = [["a"], ["b"], [], ["a", "b"]] * 10
+    gap = bench.bootstrap_gap(truth, truth, [[]] * 40, codes, rounds=200)
+    assert gap["difference"] == 1.0 and gap["ci95"][0] > 0.5
+    assert bench.bootstrap_gap(truth, truth, truth, codes, rounds=50) == {"difference": 0.0, "ci95": [0.0, 0.0]}
+
+
+def _result(speed_small=1.0):
+    rate = lambda n, pps: {"paragraphs": n, "paragraphs_per_s": pps, "median_s": n / pps}  # noqa: E731
+    run = lambda n, rss: {"seconds": 100.0, "paragraphs": n, "paragraphs_per_s": n / 100, "peak_rss_mb": rss,  # noqa: E731
+                          "peak_rss_tree_mb": rss * 2, "output_check": {"ok": True, "rows_in": n, "rows_out": n}}
+    return {
+        "machine": {"cores": 2, "cpu_model": "Test CPU", "python": "3.11", "load_average_at_start": [1.0, 1.0, 1.0],
+                    "libraries": {"underthesea": "9.5.0", "scikit-learn": "1.9.1"}},
+        "repeats": 3, "n_jobs_minus_1_workers": 2,
+        "workload": {"size": 20000, "mean_chars": 190.0},
+        "throughput": {"floor_word_tokenize": rate(20000, 500), "predict_n1_distinct": rate(20000, 400),
+                       "predict_n1_repeats": rate(20000, 480), "predict_nall_distinct": rate(20000, 700),
+                       "batch_500_n2": rate(500, 400 * speed_small), "batch_5000_n2": rate(5000, 700),
+                       "batch_20000_n2": rate(20000, 720), "ours_classify_from_tokens": rate(20000, 9000)},
+        "ratios": {"predict_n1_distinct_vs_floor": 0.8, "predict_n1_repeats_vs_floor": 0.96, "speedup_nall": 1.75,
+                   "speedup_n2": {"batch_500": speed_small, "batch_5000": 1.75, "batch_20000": 1.8}},
+        "streaming": {"big": run(200000, 300), "small": run(10000, 280), "rss_ratio": 1.07, "rss_ratio_tree": 1.07},
+        "cold_start": {"api": {"median_s": 2.5}, "cli": {"median_s": 2.4}},
+        "bundle_mb": 1.2, "train": {"seconds": 20.0, "exit_code": 0, "paragraphs": 2640},
+        "peer_fasttext": {"status": "not installed"},
+    }
+
+
+def test_targets_and_markdown(bench):
+    r = _result()
+    r["targets"] = bench.targets(r)
+    met = {t["id"]: t["met"] for t in r["targets"]}
+    assert met == {"2_no_repeats": False, "2_repeats": True, "3_large": True, "3_small": True, "4_rss": True,
+                   "4_rows": True, "5_cold": False, "5_bundle": True, "6_train": True, "7_f1": False}
+    md = bench.markdown(r)
+    assert md.count("\n| (") == 13 and "2 cores (Test CPU)" in md and "not installed" in md
+    r = _result(speed_small=0.8)
+    assert not {t["id"]: t["met"] for t in bench.targets(r)}["3_small"]
