@@ -66,19 +66,22 @@ def evaluation_sets(config: dict, shared: Path = SHARED) -> dict[str, dict[str, 
 
 
 class TokenCache:
-    """underthesea tokens of every text, computed once (in parallel) and kept in reports/cache/."""
+    """Tokens of every text, computed once (in parallel) and kept in reports/cache/: underthesea word tokens
+    (segment=True) or the normalised text for syllable features (segment=False)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.tokens: dict[str, str] = joblib.load(path) if path.is_file() else {}
+        stored = joblib.load(path) if path.is_file() else {}
+        self.tokens: dict[bool, dict[str, str]] = {True: stored.get(True, {}), False: stored.get(False, {})}
 
-    def get(self, texts: list[str]) -> Tokenized:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.tokens]
+    def get(self, texts: list[str], segment: bool = True) -> Tokenized:
+        known = self.tokens[segment]
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            self.tokens.update(zip(missing, tokenize_many(missing, n_jobs=-1)))
+            known.update(zip(missing, tokenize_many(missing, n_jobs=-1, segment=segment)))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             joblib.dump(self.tokens, self.path)
-        return Tokenized(self.tokens[t] for t in texts)
+        return Tokenized(known[t] for t in texts)
 
 
 def worst_errors(frame: pd.DataFrame, predicted: list[list[str]], scores: pd.DataFrame | None, n: int = 20) -> list[dict]:
@@ -105,7 +108,7 @@ def score_model(model, sets: dict, cache: TokenCache, part: str, tokenized: bool
         if part not in parts:
             continue
         frame = parts[part]
-        texts = cache.get(list(frame.text)) if tokenized else list(frame.text)
+        texts = cache.get(list(frame.text), model.needs_segmentation) if tokenized else list(frame.text)
         out[name] = report(list(frame.labels), model.predict(texts), SECTOR_CODES)
     return out
 
@@ -140,7 +143,8 @@ def fit_ours(config: dict, sets: dict, cache: TokenCache, extra: pd.DataFrame | 
     texts, labels = list(train.text), list(train.labels)
     if extra is not None:
         texts, labels = texts + list(extra.text), labels + list(extra.labels)
-    return tagger.fit(cache.get(texts), labels, cache.get(list(dev.text)), list(dev.labels))
+    seg = tagger.needs_segmentation
+    return tagger.fit(cache.get(texts, seg), labels, cache.get(list(dev.text), seg), list(dev.labels))
 
 
 def markdown_table(rows: dict[str, dict[str, dict]], sets: list[str], metric: str = "macro_f1") -> str:
@@ -177,7 +181,7 @@ def main() -> int:
     details = {}
     for name in test_sets:
         frame = sets[name]["test"]
-        tokens = cache.get(list(frame.text))
+        tokens = cache.get(list(frame.text), ours.needs_segmentation)
         scores, predicted = ours.predict_proba(tokens), ours.predict(tokens)
         errs = worst_errors(frame, predicted, scores)
         summary = results["sectortag"][name]
@@ -193,7 +197,7 @@ def main() -> int:
     train, dev = sets["ours"]["train"], sets["ours"]["dev"]
     baselines = {"all none": AllNone(), "keywords (lexicon)": Keywords(), "underthesea recipe (syllable SVM)": UndertheseaRecipe()}
     try:
-        baselines["fastText (ova)"] = FastTextPeer(cache.tokens)
+        baselines["fastText (ova)"] = FastTextPeer(cache.tokens[True])
         cache.get(list(train.text) + list(dev.text))
     except ImportError:
         print("fastText peer skipped: install the bench extra (pip install -e '.[bench]')", flush=True)

@@ -1,7 +1,7 @@
 """Features from word tokens: TF-IDF over underthesea words, over syllables, or both.
 
-Input is the output of `text.tokenize`: words joined by spaces, the syllables of a word joined by "_".
-Syllables are recovered by splitting words at "_", so one tokenization feeds every feature kind.
+Input is the output of `text.tokenize`: words joined by spaces, the syllables of a word joined by "_"
+(or, for syllable features alone, the normalised text without segmentation).
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ def word_tokens(tokens: str) -> list[str]:
     return [w for w in tokens.lower().split() if not _PUNCT_ONLY.match(w)]
 
 
+_SYLLABLE = re.compile(r"[^\W_]+")
+
+
 def syllable_tokens(tokens: str) -> list[str]:
-    """Lower-cased syllables (words split at "_"), punctuation dropped: underthesea's classifier recipe."""
-    return [s for w in word_tokens(tokens) for s in w.split("_") if s]
+    """Lower-cased syllables, punctuation dropped (underthesea's classifier recipe); works on segmented
+    tokens ("giải_phóng" → "giải", "phóng") and on unsegmented text alike."""
+    return _SYLLABLE.findall(tokens.lower())
 
 
 def _tfidf(analyse, ngram_range, min_df, max_df, max_features, sublinear_tf) -> TfidfVectorizer:

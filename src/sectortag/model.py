@@ -94,7 +94,7 @@ class SectorTagger(BaseEstimator):
         missing = [c for c, n in zip(codes, Y.sum(axis=0)) if n == 0]
         if missing:
             raise DataError(f"no positive training example for sector(s) {', '.join(missing)}")
-        tokens = tokenize_many(X, self.n_jobs)
+        tokens = tokenize_many(X, self.n_jobs, self.needs_segmentation)
         self.vectorizer_ = build_vectorizer(
             self.features, self.word_ngram_range, self.syllable_ngram_range,
             self.min_df, self.max_df, self.max_features, self.sublinear_tf,
@@ -106,7 +106,7 @@ class SectorTagger(BaseEstimator):
         if self.thresholds == "tuned":
             if X_dev is not None:
                 Y_dev = self._indicator(y_dev, codes, "dev")
-                S_dev = self._scores(tokenize_many(X_dev, self.n_jobs))
+                S_dev = self._scores(tokenize_many(_as_list(X_dev), self.n_jobs, self.needs_segmentation))
             else:
                 cv = KFold(n_splits=3, shuffle=True, random_state=self.random_state)
                 S_dev = cross_val_predict(self._make_classifier(), F, Y, cv=cv, method="predict_proba")
@@ -116,6 +116,11 @@ class SectorTagger(BaseEstimator):
             self.thresholds_ = np.full(len(codes), float(self.thresholds))
         self.metadata_: dict[str, Any] = {}
         return self
+
+    @property
+    def needs_segmentation(self) -> bool:
+        """Whether the features need underthesea word segmentation (syllable features do not)."""
+        return self.features != "syllable"
 
     def _make_classifier(self):
         weight = None if self.class_weight in (None, "none") else self.class_weight
@@ -164,7 +169,7 @@ class SectorTagger(BaseEstimator):
                 texts[i] = v
         ok = [i for i, e in enumerate(errors) if e is None or e.startswith("text longer")]
         batch = [texts[i] for i in ok]
-        tokens = Tokenized(batch) if isinstance(values, Tokenized) else tokenize_many(batch, self.n_jobs)
+        tokens = Tokenized(batch) if isinstance(values, Tokenized) else tokenize_many(batch, self.n_jobs, self.needs_segmentation)
         scores = np.full((len(values), len(self.labels_)), np.nan)
         keep = [j for j, t in enumerate(tokens) if t.strip()]
         for j, t in enumerate(tokens):
