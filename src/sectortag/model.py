@@ -18,11 +18,6 @@ import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, cross_val_predict
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.svm import LinearSVC
 
 from .errors import DataError, ModelError
 from .features import build_vectorizer
@@ -108,6 +103,8 @@ class SectorTagger(BaseEstimator):
                 Y_dev = self._indicator(y_dev, codes, "dev")
                 S_dev = self._scores(tokenize_many(_as_list(X_dev), self.n_jobs, self.needs_segmentation))
             else:
+                from sklearn.model_selection import KFold, cross_val_predict
+
                 cv = KFold(n_splits=3, shuffle=True, random_state=self.random_state)
                 S_dev = cross_val_predict(self._make_classifier(), F, Y, cv=cv, method="predict_proba")
                 Y_dev = Y
@@ -123,6 +120,12 @@ class SectorTagger(BaseEstimator):
         return self.features != "syllable"
 
     def _make_classifier(self):
+        # imported here: loading a fitted model for prediction does not need the training machinery
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.svm import LinearSVC
+
         weight = None if self.class_weight in (None, "none") else self.class_weight
         if self.classifier == "logreg":
             base = LogisticRegression(C=self.C, class_weight=weight, solver="liblinear", max_iter=1000)
