@@ -18,8 +18,8 @@ spec = importlib.util.spec_from_file_location("evaluate", ROOT / "training" / "e
 evaluate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(evaluate)
 
-# set: (measured macro-F1 on the test part, floor = measured - 0.03)
-MEASURED = {"ours": 0.0, "seed": 0.0, "news": 0.0, "legal": 0.0}
+# macro-F1 of the default configuration on each test part, measured by `make evaluate` (reports/evaluation.md)
+MEASURED = {"ours": 0.884, "seed": 0.625, "news": 0.793, "legal": 0.537}
 FLOORS = {name: round(value - 0.03, 3) for name, value in MEASURED.items()}
 
 
@@ -28,31 +28,29 @@ def sets(config):
     return evaluate.evaluation_sets(config, SHARED)
 
 
-@pytest.fixture(scope="module")
-def test_tokens(sets):
-    from sectortag.text import tokenize_many
-
-    return {name: tokenize_many(list(parts["test"].text), n_jobs=-1) for name, parts in sets.items() if "test" in parts}
+def scores(model, sets):
+    return {name: report(list(parts["test"].labels), model.predict(list(parts["test"].text)), SECTOR_CODES)["macro_f1"]
+            for name, parts in sets.items() if "test" in parts}
 
 
-def scores(model, sets, tokens):
-    return {name: report(list(sets[name]["test"].labels), model.predict(tokens[name]), SECTOR_CODES)["macro_f1"]
-            for name in tokens}
+def test_floors_are_the_measurements_minus_three_points():
+    assert FLOORS == {"ours": 0.854, "seed": 0.595, "news": 0.763, "legal": 0.507}
 
 
-def test_default_model_keeps_its_floors(tagger, sets, test_tokens):
-    if set(test_tokens) != set(FLOORS):
-        missing = sorted(set(FLOORS) - set(test_tokens))
-        print(f"../shared absent: gate runs on {sorted(test_tokens)} only; skipped {missing}")
-    got = scores(tagger, sets, test_tokens)
+def test_default_model_keeps_its_floors(tagger, sets):
+    if not set(FLOORS) <= set(sets):
+        print(f"../shared absent: the gate checks {sorted(set(sets) & set(FLOORS))} only")
+    got = scores(tagger, sets)
+    print("default model macro-F1:", {k: round(v, 3) for k, v in got.items()})
     below = {name: (round(v, 3), FLOORS[name]) for name, v in got.items() if v < FLOORS[name]}
     assert not below, f"macro-F1 below the floor (got, floor): {below}; all scores: {got}"
 
 
-def test_gate_fails_a_model_trained_on_shuffled_labels(config, corpus, sets, test_tokens):
+def test_gate_fails_a_model_trained_on_shuffled_labels(config, corpus, sets):
     train, dev = corpus[corpus.split == "train"], corpus[corpus.split == "dev"]
     labels = list(train.labels)
     random.Random(0).shuffle(labels)
     shuffled = tagger_from_config(config).fit(list(train.text), labels, list(dev.text), list(dev.labels))
-    got = scores(shuffled, sets, test_tokens)
+    got = scores(shuffled, sets)
+    print("shuffled-label model macro-F1:", {k: round(v, 3) for k, v in got.items()})
     assert all(v < FLOORS[name] for name, v in got.items()), f"shuffled-label model passed a floor: {got} vs {FLOORS}"
