@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator
 
 from .errors import DataError, ModelError
 from .features import build_vectorizer
+from .files import replaced_atomically
 from .labels import SECTOR_CODES, check_labels
 from .metrics import to_matrix
 from .text import DEFAULT_MIN_CHARS, Tokenized, split_paragraphs, tokenize_many
@@ -234,12 +235,8 @@ class SectorTagger(BaseEstimator):
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with replaced_atomically(path) as tmp:
             joblib.dump(bundle, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return digest
 
     @classmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
+from .files import temporary_beside
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
 
@@ -22,7 +23,7 @@ class ChunkWriter:
             raise DataError(f"{path}: unknown output type {self.suffix!r}; use {', '.join(OUTPUT_FORMATS)}")
         if not self.path.parent.exists():
             raise DataError(f"{path}: folder {self.path.parent} does not exist")
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary_beside(self.path)
         self._file = None
         self._parquet = None
         self._header = True

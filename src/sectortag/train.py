@@ -7,7 +7,6 @@ models/champion.joblib are written last, so a failed or interrupted run leaves t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -21,6 +20,7 @@ import pandas as pd
 from .config import flatten, load_config
 from .data import assign_split, data_hash, load_labelled, read_file
 from .errors import DataError
+from .files import replaced_atomically
 from .metrics import flat_metrics, report
 from .model import SectorTagger
 
@@ -169,9 +169,5 @@ def _n_features(tagger: SectorTagger) -> int:
 
 def _install(src: Path, dst: Path) -> None:
     """Copy a bundle into place atomically."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
+    with replaced_atomically(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
