@@ -24,7 +24,7 @@ setup: $(STAMP) ## create .venv and install sectortag with its dev extras (re-ru
 train: $(STAMP) ## train on datasets/, log the run to MLflow, register a version (EXTRA=file.jsonl adds training data)
 	$(BIN)/sectortag train --config $(CONFIG) $(foreach f,$(EXTRA),--extra $(f))
 
-evaluate: $(STAMP) ## our model, baselines and ablations on every evaluation set; writes reports/
+evaluate: $(VENV)/.installed-bench ## our model, baselines and ablations on every evaluation set; writes reports/
 	$(BIN)/python training/evaluate.py --config $(CONFIG)
 
 predict: $(STAMP) ## tag a file: make predict INPUT=in.jsonl OUTPUT=out.jsonl [MODEL=path-or-uri]
@@ -37,8 +37,12 @@ validate-data: $(STAMP) ## check datasets/: schema, duplicates, counts, splits
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) ## throughput benchmark (placeholder until the benchmark issue lands)
-	@echo "make bench: not built yet (see the benchmark issue); nothing was measured."
+$(VENV)/.installed-bench: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]" && touch $@ \
+	  || echo "make bench: could not install the bench extra (fastText); the peer is reported as not installed"
+
+bench: $(VENV)/.installed-bench ## measure throughput, memory, start-up and training time; writes reports/bench.{json,md}
+	$(BIN)/python training/bench.py --shared $(SHARED)
 
 mlflow-ui: $(STAMP) ## browse runs and models at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
