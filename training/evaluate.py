@@ -268,6 +268,9 @@ def write_model_card(reports: Path, config: dict, sets: dict, results: dict, det
     fn = [e for d in details.values() for e in d["worst_errors"] if e["kind"] == "false_negative"]
     from collections import Counter
 
+    examples = "\n".join(
+        f"- {name}: {e['kind'].replace('_', ' ')} {e['sector']} (score {e['score']:.2f}): \"{e['text'][:160]}…\""
+        for name, d in details.items() for e in d["worst_errors"][:3])
     card = f"""# Model card: sectortag
 
 ## Intended use
@@ -290,6 +293,7 @@ Micro-F1:
 {markdown_table(results, test_sets, 'micro_f1')}
 ## Known failure modes (from the 20 worst errors per set)
 - False positives by sector: {dict(Counter(e['sector'] for e in fp))}; false negatives by sector: {dict(Counter(e['sector'] for e in fn))}.
+{examples}
 - Statutory text (legal set) is a different register: long clauses, no news framing; scores there are lower.
 - Paragraphs that mention a sector's vocabulary in passing (a list of attending departments, a bank's "tài chính")
   and sector matters told without the usual words are the typical errors; see reports/errors_<set>.md.
