@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,24 @@ class UndertheseaRecipe:
         return [[c for c, s in zip(SECTOR_CODES, row) if s > 0] for row in S]
 
 
+def fasttext_line(tokens: str, labels: Sequence[str]) -> str:
+    """One fastText training line: every label (or __label__none for a paragraph with none), then the words."""
+    tags = " ".join(f"__label__{c}" for c in labels) or "__label__none"
+    return f"{tags} {tokens}".strip()
+
+
+def fasttext_scores(model, texts: Sequence[str], codes: Sequence[str]) -> np.ndarray:
+    """One-vs-all probabilities of a fastText model, one column per code, for a batch of token lines."""
+    labels, probs = model.predict(list(texts), k=-1, threshold=0.0)
+    index = {f"__label__{c}": j for j, c in enumerate(codes)}
+    S = np.zeros((len(texts), len(codes)))
+    for i, (ls, ps) in enumerate(zip(labels, probs)):
+        for lab, p in zip(ls, ps):
+            if lab in index:
+                S[i, index[lab]] = p
+    return S
+
+
 class FastTextPeer:
     """fastText supervised (one-vs-all) on underthesea word tokens; thresholds tuned on dev like ours."""
 
@@ -119,7 +138,7 @@ class FastTextPeer:
             path = Path(tmp) / "train.txt"
             with path.open("w", encoding="utf-8") as f:
                 for t, ls in zip(texts, labels):
-                    f.write(" ".join(f"__label__{l}" for l in (ls or ["none"])) + " " + self._line(t) + "\n")
+                    f.write(fasttext_line(self._line(t), ls) + "\n")
             self.model = self.fasttext.train_supervised(str(path), loss="ova", epoch=self.epoch, lr=self.lr,
                                                         wordNgrams=self.word_ngrams, verbose=0, seed=0, thread=1)
         self.thresholds = np.full(len(SECTOR_CODES), 0.5)
@@ -128,12 +147,7 @@ class FastTextPeer:
         return self
 
     def scores(self, texts) -> np.ndarray:
-        S = np.zeros((len(texts), len(SECTOR_CODES)))
-        for i, t in enumerate(texts):
-            labels, probs = self.model.predict(self._line(t), k=-1, threshold=0.0)
-            got = {l.replace("__label__", ""): p for l, p in zip(labels, probs)}
-            S[i] = [got.get(c, 0.0) for c in SECTOR_CODES]
-        return S
+        return fasttext_scores(self.model, [self._line(t) for t in texts], SECTOR_CODES)
 
     def predict(self, texts):
         S = self.scores(texts)

@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "training"))
+
+from baselines import fasttext_line, fasttext_scores  # noqa: E402
 SEED = 4
 REPEAT_SHARE = 0.20  # share of repeated paragraphs in the "realistic" workload (boilerplate, republished news)
 MIN_CHARS = 40  # a line of ../shared text shorter than this is not a paragraph (as [data] min_chars)
@@ -110,22 +113,6 @@ def sample_file(path: Path, pool: Sequence[str], n: int, seed: int) -> None:
 
 def share_repeated(texts: Sequence[str]) -> float:
     return round(1 - len(set(texts)) / max(1, len(texts)), 4)
-
-
-def needs_segmentation(model) -> bool:
-    """Whether the model's features need underthesea word segmentation (older models: always)."""
-    return bool(getattr(model, "needs_segmentation", True))
-
-
-def tokenize_texts(texts: Sequence[str], n_jobs: int, segment: bool = True) -> list[str]:
-    """`tokenize_many` with or without word segmentation (a version without the choice always segments)."""
-    import inspect
-
-    from sectortag.text import tokenize_many
-
-    if "segment" in inspect.signature(tokenize_many).parameters:
-        return tokenize_many(texts, n_jobs, segment=segment)
-    return tokenize_many(texts, n_jobs)
 
 
 # ---- timing ---------------------------------------------------------------------------------------
@@ -282,25 +269,6 @@ def _loadavg() -> list[float] | None:
 
 
 # ---- the fastText peer ------------------------------------------------------------------------------
-def fasttext_line(tokens: str, labels: Sequence[str]) -> str:
-    """One fastText training line: every label (or __label__none for a paragraph with none), then the words."""
-    tags = " ".join(f"__label__{c}" for c in labels) or "__label__none"
-    return f"{tags} {tokens}".strip()
-
-
-def fasttext_scores(model, texts: Sequence[str], codes: Sequence[str]):
-    import numpy as np
-
-    labels, probs = model.predict(list(texts), k=-1, threshold=0.0)
-    index = {f"__label__{c}": j for j, c in enumerate(codes)}
-    S = np.zeros((len(texts), len(codes)))
-    for i, (ls, ps) in enumerate(zip(labels, probs)):
-        for lab, p in zip(ls, ps):
-            if lab in index:
-                S[i, index[lab]] = p
-    return S
-
-
 def fasttext_peer(work: Path, config_path: Path, ours_test: dict, ours_pred: list[list[str]],
                   tokens_workload: Sequence[str], repeats: int) -> dict[str, Any]:
     """fastText supervised, one-vs-all (loss='ova'), on our train split and our tokens (lower-cased words,
@@ -315,13 +283,14 @@ def fasttext_peer(work: Path, config_path: Path, ours_test: dict, ours_pred: lis
     from sectortag.features import word_tokens
     from sectortag.metrics import report
     from sectortag.model import tune_thresholds
+    from sectortag.text import tokenize_many
     from sectortag.train import load_splits
 
     config = load_config(config_path)
     codes = tuple(config["labels"]["codes"])
     data = load_splits(config, root=work)
     parts = {s: data[data["split"] == s] for s in ("train", "dev", "test")}
-    words = {s: [" ".join(word_tokens(t)) for t in tokenize_texts(list(p["text"]), -1, True)]
+    words = {s: [" ".join(word_tokens(t)) for t in tokenize_many(list(p["text"]), -1, segment=True)]
              for s, p in parts.items()}
     train_file = work / "fasttext_train.txt"
     train_file.write_text("\n".join(fasttext_line(t, l) for t, l in zip(words["train"], parts["train"]["labels"]))
@@ -552,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     from sectortag.config import load_config
     from sectortag.metrics import report
     from sectortag.model import SectorTagger
-    from sectortag.text import PARALLEL_MIN_TEXTS, Tokenized, _effective_jobs, _tokenizer
+    from sectortag.text import PARALLEL_MIN_TEXTS, _effective_jobs, _tokenizer, tokenize_many
     from sectortag.train import load_splits, tagger_from_config
 
     result: dict[str, Any] = {"machine": machine(), "repeats": args.repeats, "quick": args.quick, "seed": SEED}
@@ -643,10 +612,10 @@ def main(argv: list[str] | None = None) -> int:
         # configuration with word features, whose predict runs underthesea word segmentation
         models = {"champion": tagger}
         result["models"] = {"champion": {"features": getattr(tagger, "features", "?"),
-                                         "word_segmentation": needs_segmentation(tagger),
+                                         "word_segmentation": tagger.needs_segmentation,
                                          "test_macro_f1": round(ours_test["macro_f1"], 4),
                                          "what": "the model `make train` ships (training/config.toml)"}}
-        if not needs_segmentation(tagger):
+        if not tagger.needs_segmentation:
             log("a word-feature model (same configuration, features=word) for the word-segmentation path")
             word = tagger_from_config({**config, "model": {**config["model"], "features": "word"}})
             word.n_jobs = -1
@@ -713,17 +682,17 @@ def main(argv: list[str] | None = None) -> int:
         log("the workload as each model's input (for classify-only throughput), and as word tokens for the peer")
         inputs = {}
         for name, model in models.items():
-            seg = needs_segmentation(model)
+            seg = model.needs_segmentation
             if seg in inputs:
                 continue
-            tok_s, _ = timed(lambda: inputs.__setitem__(seg, Tokenized(tokenize_texts(distinct, -1, seg))))
+            tok_s, _ = timed(lambda: inputs.__setitem__(seg, tokenize_many(distinct, -1, segment=seg)))
             t[f"tokenize_many_nall_{'words' if seg else 'no_segmentation'}_once"] = {
                 "paragraphs": len(distinct), "repeats": 1, "median_s": round(tok_s, 3),
                 "paragraphs_per_s": round(len(distinct) / tok_s, 1)}
         if True not in inputs:
-            inputs[True] = Tokenized(tokenize_texts(distinct, -1, True))
+            inputs[True] = tokenize_many(distinct, -1, segment=True)
         for name, model in models.items():
-            tokens = inputs[needs_segmentation(model)]
+            tokens = inputs[model.needs_segmentation]
             t.update(measure({f"{prefix[name]}classify_from_tokens": (len(tokens), lambda model=model, tokens=tokens:
                               model._labels_from_scores(model._scores(tokens)))}, args.repeats))
         result["throughput"] = t

@@ -161,23 +161,25 @@ class SectorTagger(BaseEstimator):
         """Scores for each row (NaN where the row cannot be tagged) and a reason per row (None when fine)."""
         self._check_fitted()
         errors: list[str | None] = [None] * len(values)
-        texts: list[str] = [""] * len(values)
+        ok: list[int] = []  # rows that go to the tokenizer
+        texts: list[str] = []
         for i, v in enumerate(values):
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 errors[i] = "missing text"
             elif not isinstance(v, str):
                 errors[i] = f"not a text: {type(v).__name__}"
-            elif len(v) > MAX_CHARS:
-                texts[i], errors[i] = v[:MAX_CHARS], f"text longer than {MAX_CHARS} characters: tagged on its start"
             else:
-                texts[i] = v
-        ok = [i for i, e in enumerate(errors) if e is None or e.startswith("text longer")]
-        batch = [texts[i] for i in ok]
-        tokens = Tokenized(batch) if isinstance(values, Tokenized) else tokenize_many(batch, self.n_jobs, self.needs_segmentation)
+                if len(v) > MAX_CHARS:
+                    v, errors[i] = v[:MAX_CHARS], f"text longer than {MAX_CHARS} characters: tagged on its start"
+                ok.append(i)
+                texts.append(v)
+        tokens = Tokenized(texts) if isinstance(values, Tokenized) else tokenize_many(texts, self.n_jobs, self.needs_segmentation)
         scores = np.full((len(values), len(self.labels_)), np.nan)
-        keep = [j for j, t in enumerate(tokens) if t.strip()]
+        keep = []
         for j, t in enumerate(tokens):
-            if not t.strip():
+            if t.strip():
+                keep.append(j)
+            else:
                 errors[ok[j]] = "no words to tag (empty, whitespace or symbols only)"
         if keep:
             scores[[ok[j] for j in keep]] = self._scores(Tokenized(tokens[j] for j in keep))
