@@ -65,7 +65,7 @@ def split_paragraphs(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> list[s
     seen: set[str] = set()
     out: list[str] = []
     for line in clean(article).split("\n"):
-        if len(line) < min_chars or BOILERPLATE.match(line):
+        if not line or len(line) < min_chars or BOILERPLATE.match(line):
             continue
         key = line.casefold()
         if key in seen:
