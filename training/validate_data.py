@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from sectortag.config import load_config  # noqa: E402
 from sectortag.data import assign_split  # noqa: E402
 
-GENRES = {"news", "report", "quote", "directive", "conclusion", "communique", "caption", "protocol"}
+GENRES = {"news", "report", "quote", "directive", "conclusion", "communique", "caption", "protocol", "headline", "byline"}
 MINIMUM = {"records": 2400, "per_sector": 450, "multi": 400, "none": 700, "near_miss": 350}
 NEAR_DUPLICATE = 0.8
 KAPPA_TARGET = 0.85

@@ -9,13 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import SectorTagError
+from .errors import Interrupted, SectorTagError
 
-SHARED = Path("..") / "shared"
-SHARED_SETS = {
-    "seed_article": SHARED / "seeds" / "seed_article_paragraphs.jsonl",
-    "news_dev": SHARED / "corpora" / "news_dev.jsonl",
-}
 
 
 class Progress:
@@ -47,8 +42,8 @@ def _count_lines(path: Path) -> int | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .jobs.train import train
     from .metrics import format_table
-    from .train import train
 
     overrides = {}
     for item in args.set or []:
@@ -63,8 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(format_table(result.metrics))
     prev = "none" if result.previous_champion is None else f"{result.previous_champion:.4f}"
     print(f"registered sectortag version {result.version} as '{result.alias}' "
-          f"(test macro-F1 {result.metrics['test']['macro_f1']:.4f}, previous champion {prev}); "
-          f"run {result.run_id}; bundle {result.bundle_path}; {result.seconds:.1f} s")
+          f"(dev selection macro-F1 {result.score:.4f}, champion before {prev}); "
+          f"run {result.run_id}; champion file {result.model_path}; {result.seconds:.1f} s")
     return 0
 
 
@@ -78,15 +73,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.data:
         sets[Path(args.data).name] = read_file(args.data, labelled=True)
     else:
-        from .config import load_config
-        from .train import load_splits
+        from .corpus import evaluation_sets
+        from .settings import load_settings
 
-        config = load_config(args.config)
-        data = load_splits(config)
-        sets["datasets_test"] = data[data["split"] == "test"]
-        for name, path in SHARED_SETS.items():
-            if path.is_file():
-                sets[name] = read_file(path, labelled=True)
+        for name, parts in evaluation_sets(load_settings(args.config), include=("ours", "seed", "news", "news_articles")).items():
+            for part in ("test", "dev") if name != "ours" else ("test", "articles"):
+                if part in parts:
+                    sets[f"{name}_{part}"] = parts[part]
     summaries = {name: report(list(d["labels"]), tagger.predict(list(d["text"])), tagger.labels_)
                  for name, d in sets.items()}
     for s in summaries.values():
@@ -103,15 +96,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .model import SectorTagger
     from .output import ChunkWriter
 
+    inp, out = Path(args.input), Path(args.output)
+    if args.chunk_size < 1:
+        raise SectorTagError(f"--chunk-size {args.chunk_size}: must be at least 1")
+    if out.exists() and inp.exists() and out.resolve() == inp.resolve():
+        raise SectorTagError(f"{out}: the output would overwrite the input; choose another output path")
+    if out.is_dir():
+        raise SectorTagError(f"{out}: is a folder; give an output file name (.jsonl, .csv or .parquet)")
+    if out.parent.exists() and not os.access(out.parent, os.W_OK):
+        raise SectorTagError(f"{out}: cannot write into folder {out.parent} (permission denied)")
     tagger = SectorTagger.load(args.model)
     if args.n_jobs is not None:
         tagger.n_jobs = args.n_jobs
-    inp, out = Path(args.input), Path(args.output)
     progress = Progress(_count_lines(inp) if inp.is_file() else None)
     rows = errors = 0
     with ChunkWriter(out) as writer:
         for chunk in iter_chunks(inp, args.chunk_size, tagger.min_chars):
-            tagged = tagger.predict_frame(chunk.rename(columns={"labels": "labels_true"}) if "labels" in chunk else chunk)
+            if "labels" in chunk:  # a labelled (or already tagged) file: keep the true labels once
+                chunk = chunk.drop(columns="labels") if "labels_true" in chunk else chunk.rename(columns={"labels": "labels_true"})
+            tagged = tagger.predict_frame(chunk.drop(columns=[c for c in chunk if str(c).startswith("score_") or c == "error"]))
             writer.write(tagged)
             rows += len(tagged)
             errors += int(tagged["error"].notna().sum())
@@ -134,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on labelled paragraphs")
     p.add_argument("--data", help="labelled file; default: the test split and ../shared sets when present")
-    p.add_argument("--model", help="bundle path or models:/ URI (default: the champion)")
+    p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
     p.add_argument("--config", default="training/config.toml")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
@@ -142,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="tag every paragraph of a file")
     p.add_argument("--input", required=True, help=".jsonl, .csv, .parquet or a .txt article")
     p.add_argument("--output", required=True, help=".jsonl, .csv or .parquet")
-    p.add_argument("--model", help="bundle path or models:/ URI (default: the champion)")
+    p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
     p.add_argument("--chunk-size", type=int, default=5000)
     p.add_argument("--n-jobs", type=int, default=None, help="tokenizer processes (-1: all cores)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any row could not be tagged")
@@ -154,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"sectortag {args.command}: {e}", file=sys.stderr)
+        return 130
     except SectorTagError as e:
         print(f"sectortag {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"sectortag {args.command}: interrupted; nothing was changed", file=sys.stderr)
+        print(f"sectortag {args.command}: interrupted; output files are written only when complete",
+              file=sys.stderr)
         return 130
 
 

@@ -6,7 +6,6 @@ paragraphs). Every problem is raised as DataError naming the file, the line or r
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
@@ -140,47 +139,6 @@ def _txt_chunks(path: Path, chunk_size: int, min_chars: int) -> Iterator[pd.Data
     paragraphs = split_paragraphs(article, min_chars)
     for i in range(0, len(paragraphs), chunk_size):
         yield pd.DataFrame({"text": paragraphs[i : i + chunk_size]})
-
-
-# ---- the labelled corpus and its split ------------------------------------------------------------
-def load_labelled(patterns: list[str], root: str | Path = ".") -> pd.DataFrame:
-    """Read every labelled file matched by `patterns` (globs relative to `root`) into one frame
-    with `id`, `text`, `labels` and `source_file`. Ids must be unique; a record without one gets a hash of its text."""
-    root = Path(root)
-    paths = sorted({p for pat in patterns for p in glob.glob(str(root / pat))})
-    if not paths:
-        raise DataError(f"no labelled files match {patterns} under {root.resolve()}")
-    frames = []
-    for p in paths:
-        frame = read_file(p, labelled=True)
-        for i, t in enumerate(frame["text"]):
-            if not isinstance(t, str) or not t.strip():
-                raise DataError(f"{p}: record {i + 1}: field 'text' is empty or not a string")
-        if "id" not in frame.columns:
-            frame["id"] = None
-        frame["id"] = [
-            str(i) if i is not None and not (isinstance(i, float) and math.isnan(i))
-            else "h" + hashlib.sha1(t.encode()).hexdigest()[:16]
-            for i, t in zip(frame["id"], frame["text"])
-        ]
-        frame["source_file"] = str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else p
-        frames.append(frame)
-    data = pd.concat(frames, ignore_index=True)
-    dup = data["id"][data["id"].duplicated()]
-    if len(dup):
-        first = dup.iloc[0]
-        files = ", ".join(sorted(set(data.loc[data["id"] == first, "source_file"])))
-        raise DataError(f"duplicate id {first!r} ({len(dup)} duplicates in all; see {files})")
-    return data
-
-
-def assign_split(ids: list[str], dev_percent: float, test_percent: float, salt: str) -> list[str]:
-    """train/dev/test for each id, from a hash of the id alone: stable when records are added."""
-    out = []
-    for i in ids:
-        bucket = int(hashlib.sha256(f"{salt}:{i}".encode()).hexdigest()[:8], 16) % 10000 / 100
-        out.append("test" if bucket < test_percent else "dev" if bucket < test_percent + dev_percent else "train")
-    return out
 
 
 def data_hash(frame: pd.DataFrame) -> str:

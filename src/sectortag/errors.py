@@ -15,3 +15,7 @@ class ModelError(SectorTagError):
 
 class ConfigError(SectorTagError):
     """The training configuration is missing a value or holds a wrong one."""
+
+
+class Interrupted(SectorTagError):
+    """A job was stopped (Ctrl-C); the message says what had and had not changed."""

@@ -1,7 +1,31 @@
-"""Model-from-code entry for MLflow: the pyfunc is rebuilt from this file, not unpickled."""
+"""Model-from-code entry for MLflow: the pyfunc is rebuilt from this file, not unpickled.
 
+An MLflow pyfunc directory runs this code when loaded (that is how MLflow works); the model it reads is a
+sectortag model file, loaded by the same safe loader as everywhere else (data only, hash-checked).
+"""
+
+import mlflow
+import pandas as pd
 from mlflow.models import set_model
 
-from sectortag.tracking import SectorTaggerPyfunc
+
+class SectorTaggerPyfunc(mlflow.pyfunc.PythonModel):
+    """Input: a DataFrame with a `text` column (or a list of texts). Output: `labels` (list of codes),
+    `score_<code>` per sector and `error` ("" when the row was tagged) — the columns of `predict_frame`."""
+
+    def load_context(self, context) -> None:
+        from sectortag.model import SectorTagger
+
+        self.tagger = SectorTagger.load(context.artifacts["model"])
+
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame({"text": list(model_input)})
+        out = self.tagger.predict_frame(model_input, "text")
+        columns = ["labels"] + [f"score_{c}" for c in self.tagger.labels_] + ["error"]
+        result = out[columns].copy()
+        result["error"] = result["error"].fillna("")
+        return result
+
 
 set_model(SectorTaggerPyfunc())

@@ -1,7 +1,8 @@
 """Text before the model: article → paragraphs → normalised text → underthesea word tokens.
 
 Tokenization is the expensive step of the whole tool, so `tokenize_many` tokenizes each distinct
-text once and spreads large batches over worker processes (underthesea holds the GIL).
+text once, remembers recent results (re-fitting on the same texts, as model selection does, costs nothing),
+and spreads large batches over worker processes (underthesea holds the GIL).
 """
 
 from __future__ import annotations
@@ -83,13 +84,18 @@ def _normalize_syllable(syllable: str) -> str:
     return token_normalize(syllable)
 
 
+def one_line(text: str) -> str:
+    """`clean`, then the lines joined by single spaces (line breaks never leave double spaces)."""
+    return " ".join(line for line in clean(text).split("\n") if line)
+
+
 def normalize(text: str) -> str:
     """One line of text in the form the model sees: cleaned, NFC, one tone-mark placement ("hoà" → "hòa").
 
     Applies underthesea's `token_normalize` to each syllable (cached: a language has few distinct syllables),
     which gives underthesea's normalisation at a fraction of the cost of `text_normalize`.
     """
-    text = clean(text).replace("\n", " ").strip()
+    text = one_line(text)
     if not text:
         return ""
     parts = _WORD.split(text)
@@ -102,7 +108,7 @@ def tokenize(text: str, segment: bool = True) -> str:
     only the normalised text (for syllable features). `word_tokenize` normalises tone marks itself."""
     if not segment:
         return normalize(text)
-    text = clean(text).replace("\n", " ").strip()
+    text = one_line(text)
     if not text:
         return ""
     return unicodedata.normalize("NFC", _tokenizer().word_tokenize(text, format="text"))
@@ -113,23 +119,31 @@ def _tokenize_chunk(texts: Sequence[str], segment: bool = True) -> list[str]:
     return [tokenize(t, segment) for t in texts]
 
 
-class Tokenized(list):
-    """A list of texts that are already word tokens; `tokenize_many` passes it through untouched."""
+# results kept for `remember=True` callers (training and model selection fit many models on the same texts);
+# cleared when full, so memory stays bounded
+_MEMO: dict[bool, dict[str, str]] = {True: {}, False: {}}
+MEMO_SIZE = 300_000
 
 
-def tokenize_many(texts: Iterable[str], n_jobs: int = 1, segment: bool = True) -> Tokenized:
-    """Tokenize a batch: each distinct text once, results in input order, in `n_jobs` processes when the
-    batch has at least PARALLEL_MIN_TEXTS distinct texts (ten times that without segmentation, which is cheap).
+def forget() -> None:
+    """Drop the remembered tokens (benchmarks call this between timed runs)."""
+    _MEMO[True].clear()
+    _MEMO[False].clear()
+
+
+def tokenize_many(texts: Iterable[str], n_jobs: int = 1, segment: bool = True, remember: bool = False) -> list[str]:
+    """Tokenize a batch: each distinct text once, results in input order, in `n_jobs` processes when the batch
+    has at least PARALLEL_MIN_TEXTS distinct texts to do (ten times that without segmentation, which is cheap).
+    With `remember`, results are kept and reused by later `remember` calls.
 
     The worker processes persist between calls (an idle one exits after 5 minutes) with underthesea already
     loaded, so only the first large batch pays for starting them. The batch goes out in small chunks, so the
     workers finish together; if a worker dies (killed, out of memory) the batch is tokenized here instead.
     """
-    if isinstance(texts, Tokenized):
-        return texts
     texts = list(texts)
-    distinct = list(dict.fromkeys(texts))
-    workers = _effective_jobs(n_jobs)
+    memo = _MEMO[segment] if remember else {}
+    distinct = [t for t in dict.fromkeys(texts) if t not in memo]
+    workers = effective_jobs(n_jobs)
     tokens: list[str] | None = None
     if workers > 1 and len(distinct) >= (PARALLEL_MIN_TEXTS if segment else 10 * PARALLEL_MIN_TEXTS):
         from joblib.externals.loky import get_reusable_executor
@@ -150,10 +164,16 @@ def tokenize_many(texts: Iterable[str], n_jobs: int = 1, segment: bool = True) -
     if tokens is None:
         tokens = _tokenize_chunk(distinct, segment)
     lookup = dict(zip(distinct, tokens))
-    return Tokenized(lookup[t] for t in texts)
+    out = [lookup[t] if t in lookup else memo[t] for t in texts]
+    if remember:
+        if len(memo) + len(lookup) > MEMO_SIZE:
+            memo.clear()
+        if len(lookup) <= MEMO_SIZE:
+            memo.update(lookup)
+    return out
 
 
-def _effective_jobs(n_jobs: int) -> int:
+def effective_jobs(n_jobs: int | None) -> int:
     """Worker processes for `n_jobs`: None or 0 → 1; -1 → every usable core, -2 → all but one, …;
     never more than the usable cores (CPU affinity and container CPU quotas count)."""
     if n_jobs is None or n_jobs == 0:

@@ -1,0 +1,250 @@
+"""MLflow: runs, registered versions, the champion alias, and fetching a registered model.
+
+The tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set (a shared server works unchanged), else
+MLflow's default, the SQLite file `mlflow.db` in the working directory. Nothing happens at import: `start()`
+quietens MLflow and checks that the server answers.
+
+What must be serial is serialised with a file lock (`registry_lock`): creating or migrating a new local
+store, and the read–compare–move of the champion alias. The alias move is the single commit point of a
+training run; `models/champion.sectortag` is a copy derived from the alias and repaired when they differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import ModelError, SectorTagError
+
+DEFAULT_NAME = "sectortag"
+MODEL_FILE = "sectortag.model"
+SHA_TAG = "model_sha256"
+
+
+def start() -> None:
+    """Configure MLflow for a sectortag job: no progress bars or per-call warnings, and fail in seconds,
+    with the URI named, when a tracking server does not answer."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # our pyfunc declares its schema through the logged signature, not through type hints
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\.pyfunc\.utils\.data_validation")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    uri = mlflow.get_tracking_uri()
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=5).close()
+        except OSError as e:
+            raise SectorTagError(f"MLflow tracking server {uri} does not answer ({e.strerror or e}); "
+                                 f"start it or unset MLFLOW_TRACKING_URI") from None
+
+
+def _lock_path() -> Path:
+    import mlflow
+
+    parsed = urlparse(mlflow.get_tracking_uri())
+    if parsed.scheme == "sqlite":
+        db = Path(mlflow.get_tracking_uri()[len("sqlite:///"):])
+        return db.with_name(f".{db.name}.lock")
+    return Path(".sectortag-registry.lock")
+
+
+@contextlib.contextmanager
+def registry_lock() -> Iterator[None]:
+    """Hold an exclusive lock beside the local store (or in the working folder for a server store)."""
+    import fcntl
+
+    path = _lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def open_experiment(name: str) -> None:
+    """Select (creating if needed) the experiment; the first touch of a new store creates its tables, so it
+    is done under the lock."""
+    import mlflow
+
+    with registry_lock():
+        mlflow.set_experiment(name)
+
+
+def champion_version(name: str, alias: str = "champion"):
+    """The model version holding `alias`, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sectortag" / "models"
+
+
+def download_version(version) -> Path:
+    """The model file of a registered version, fetched once into ~/.cache/sectortag/models/<sha>.model and
+    checked against the SHA-256 recorded at registration."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    sha = version.tags.get(SHA_TAG)
+    if not sha:
+        raise ModelError(f"models:/{version.name}/{version.version} has no recorded {SHA_TAG}: it was not registered "
+                         f"by sectortag train, so it is not loaded")
+    target = _cache_dir() / f"{sha}.model"
+    if target.is_file() and _sha(target) == sha:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sectortag-fetch-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{version.name}/{version.version}", dst_path=tmp))
+        except MlflowException as e:
+            raise ModelError(f"models:/{version.name}/{version.version}: cannot fetch it from MLflow at "
+                             f"{mlflow.get_tracking_uri()} ({e.message})") from None
+        found = sorted(local.rglob(MODEL_FILE))
+        if not found:
+            raise ModelError(f"models:/{version.name}/{version.version}: no sectortag model among its artifacts")
+        if _sha(found[0]) != sha:
+            raise ModelError(f"models:/{version.name}/{version.version}: the stored model file does not match the "
+                             f"SHA-256 recorded at registration; it was replaced or damaged")
+        part = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(found[0], part)
+        os.replace(part, target)
+    return target
+
+
+def fetch_model(uri: str | None) -> tuple[Path, str]:
+    """A local model file and its trusted SHA-256 for `models:/name@alias`, `models:/name/version`,
+    `runs:/<run>/model` or None (the champion of `sectortag`)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    start()
+    uri = uri or f"models:/{DEFAULT_NAME}@champion"
+    client = MlflowClient()
+    try:
+        if uri.startswith("runs:/"):
+            run_id = uri[len("runs:/"):].split("/")[0]
+            versions = client.search_model_versions(f"run_id = '{run_id}'")
+            if not versions:
+                raise ModelError(f"{uri}: no registered version comes from this run")
+            version = versions[0]
+        else:
+            name, at, ref = uri[len("models:/"):].partition("@")
+            if at:
+                version = client.get_model_version_by_alias(name, ref)
+            else:
+                name, _, number = uri[len("models:/"):].partition("/")
+                version = client.get_model_version(name, number)
+    except MlflowException as e:
+        raise ModelError(f"{uri}: not found in MLflow at {_where()} ({e.message.splitlines()[0]}); "
+                         f"train one with `make train`") from None
+    return download_version(version), version.tags[SHA_TAG]
+
+
+def _where() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def log_pyfunc(model_file: Path, example_texts: list[str], example_output) -> str:
+    """Log the model file as an MLflow pyfunc (models-from-code: `mlflow_model.py` reads the file through the
+    same safe loader) with its signature; return the model URI."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    from .labels import SECTOR_CODES
+
+    example = pd.DataFrame({"text": example_texts})
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", "text")]),
+        outputs=Schema([ColSpec(Array("string"), "labels"), *[ColSpec("double", f"score_{c}") for c in SECTOR_CODES],
+                        ColSpec("string", "error")]),
+    )
+    package_dir = Path(__file__).resolve().parent
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(package_dir / "mlflow_model.py"),
+        artifacts={"model": str(model_file)},
+        signature=signature,
+        input_example=example,
+        code_paths=[str(package_dir)],
+        pip_requirements=_requirements(),
+    )
+    return info.model_uri
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("numpy", "underthesea", "pandas", "pyarrow", "mlflow")]
+
+
+def register_and_promote(model_uri: str, name: str, sha256: str, score: float, champion_score,
+                         champion: str = "champion", challenger: str = "challenger",
+                         tags: dict[str, str] | None = None) -> tuple[str, str, float | None]:
+    """Under the registry lock: register a new version (its SHA-256 recorded in the same call), score the
+    current champion with `champion_score(version) -> float | None` on the same data, and move `champion`
+    to the new version when `score` is at least that (full precision), else `challenger`.
+    Returns (version, alias given, the champion's score)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    with registry_lock():
+        current = champion_version(name, champion)
+        previous = champion_score(current) if current is not None else None
+        version = str(mlflow.register_model(model_uri, name, tags={SHA_TAG: sha256, **(tags or {})}).version)
+        alias = champion if previous is None or score >= previous else challenger
+        client.set_registered_model_alias(name, alias, version)
+    return version, alias, previous
+
+
+def sync_champion_file(name: str, path: Path, alias: str = "champion") -> bool:
+    """Make `path` a copy of the model holding `alias` (repairing a stale or missing copy); returns whether
+    it changed. Without a champion, nothing is done."""
+    version = champion_version(name, alias)
+    if version is None or not version.tags.get(SHA_TAG):
+        return False
+    if path.is_file() and _sha(path) == version.tags[SHA_TAG]:
+        return False
+    source = download_version(version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, part)
+    os.replace(part, path)
+    return True
