@@ -25,14 +25,14 @@ train: $(STAMP) ## train on datasets/, log the run to MLflow, register a version
 	$(BIN)/sectortag train --config $(CONFIG) $(foreach f,$(EXTRA),--extra $(f))
 
 evaluate: $(VENV)/.installed-bench ## our model, baselines and ablations on every evaluation set; writes reports/
-	$(BIN)/python training/evaluate.py --config $(CONFIG)
+	$(BIN)/python -m sectortag.jobs.evaluate --config $(CONFIG)
 
 predict: $(STAMP) ## tag a file: make predict INPUT=in.jsonl OUTPUT=out.jsonl [MODEL=path-or-uri]
 	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make predict INPUT=file OUTPUT=file"; exit 2; }
-	$(BIN)/sectortag predict --input $(INPUT) --output $(OUTPUT) $(if $(MODEL),--model $(MODEL))
+	$(BIN)/sectortag predict --input "$(INPUT)" --output "$(OUTPUT)" $(if $(MODEL),--model "$(MODEL)")
 
 validate-data: $(STAMP) ## check datasets/: schema, duplicates, counts, splits
-	$(BIN)/python training/validate_data.py --config $(CONFIG)
+	$(BIN)/python -m sectortag.jobs.validate_data --config $(CONFIG)
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q
@@ -42,10 +42,10 @@ $(VENV)/.installed-bench: $(STAMP) pyproject.toml
 	  || echo "make bench: could not install the bench extra (fastText); the peer is reported as not installed"
 
 bench: $(VENV)/.installed-bench ## measure throughput, memory, start-up and training time; writes reports/bench.{json,md}
-	$(BIN)/python training/bench.py --shared $(SHARED)
+	$(BIN)/python -m sectortag.jobs.bench --shared $(SHARED)
 
 mlflow-ui: $(STAMP) ## browse runs and models at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
 
 clean: ## remove .venv, trained models, reports and caches (keeps mlflow.db)
-	rm -rf $(VENV) models/*.joblib reports .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) models/*.sectortag reports .pytest_cache .hypothesis src/*.egg-info

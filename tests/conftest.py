@@ -1,4 +1,4 @@
-"""Shared fixtures: the project's own labelled paragraphs, and a small model trained on them once."""
+"""Shared fixtures: the project's own labelled paragraphs, and a model trained on them once."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sectortag.config import load_config
+from sectortag.corpus import load_splits
 from sectortag.model import SectorTagger
-from sectortag.train import load_splits, tagger_from_config
+from sectortag.settings import load_settings, model_params
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -26,34 +26,49 @@ def shared_file(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def config() -> dict:
-    return load_config(CONFIG)
+def settings():
+    return load_settings(CONFIG)
 
 
 @pytest.fixture(scope="session")
-def corpus(config):
+def corpus(settings):
     """datasets/ with its train/dev/test split."""
-    return load_splits(config, ROOT)
+    return load_splits(settings, ROOT)
 
 
 @pytest.fixture(scope="session")
-def tagger(config, corpus) -> SectorTagger:
+def tagger(settings, corpus) -> SectorTagger:
     """The configured model, fitted on the train split and tuned on dev."""
     train, dev = corpus[corpus.split == "train"], corpus[corpus.split == "dev"]
-    return tagger_from_config(config).fit(list(train.text), list(train.labels), list(dev.text), list(dev.labels))
+    return SectorTagger(**model_params(settings)).fit(list(train.text), list(train.labels), list(dev.text), list(dev.labels))
+
+
+@pytest.fixture(scope="session")
+def model_file(tagger, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "m.sectortag"
+    tagger.save(path)
+    return path
+
+
+def write_project(folder: Path, corpus, n: int = 600) -> Path:
+    """A throw-away project: config (evaluation sets pointing nowhere) and an `n`-paragraph sample of datasets/."""
+    (folder / "training").mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG, folder / "training" / "config.toml")
+    (folder / "datasets" / "paragraphs").mkdir(parents=True, exist_ok=True)
+    sample = corpus.sample(n=min(n, len(corpus)), random_state=1)
+    with open(folder / "datasets" / "paragraphs" / "sample.jsonl", "w", encoding="utf-8") as f:
+        for r in sample.itertuples():
+            f.write(json.dumps({"id": r.id, "text": r.text, "labels": r.labels}, ensure_ascii=False) + "\n")
+    return folder
 
 
 @pytest.fixture()
 def project(tmp_path, corpus, monkeypatch) -> Path:
-    """A throw-away project folder: config, a 600-paragraph sample of datasets/, its own MLflow SQLite store."""
-    (tmp_path / "training").mkdir()
-    shutil.copy(CONFIG, tmp_path / "training" / "config.toml")
-    (tmp_path / "datasets" / "paragraphs").mkdir(parents=True)
-    sample = corpus.sample(n=min(600, len(corpus)), random_state=1)
-    with open(tmp_path / "datasets" / "paragraphs" / "sample.jsonl", "w", encoding="utf-8") as f:
-        for r in sample.itertuples():
-            f.write(json.dumps({"id": r.id, "text": r.text, "labels": r.labels}, ensure_ascii=False) + "\n")
+    """A throw-away project folder with its own MLflow SQLite store and model cache; the real dev sets of
+    ../shared are not used (the config's relative paths point outside the folder)."""
+    write_project(tmp_path, corpus)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SECTORTAG_MODEL", raising=False)
     return tmp_path

@@ -1,74 +1,67 @@
-"""training/bench.py: the parts that are not timing (workload, files, report). Fast: nothing is tokenized."""
+"""sectortag.jobs.bench: the parts that are not timing (workload, files, report). Fast: nothing is tokenized."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "training" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from sectortag.jobs.baselines import fasttext_line
+from sectortag.jobs.bench import peer, report
+from sectortag.jobs.bench.workloads import (build_workloads, check_output, lines_as_paragraphs, sample_file,
+                                             share_repeated)
 
 
 OWN = [f"đoạn văn số {i} của bộ dữ liệu, đủ dài để là một đoạn" for i in range(30)]
 EXTRA = [f"dòng văn bản pháp luật số {i}, cũng đủ dài để là một đoạn" for i in range(200)]
 
 
-def test_workloads_are_fixed_sized_and_seeded(bench):
-    a = bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
-    b = bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
+def test_workloads_are_fixed_sized_and_seeded():
+    a = build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
+    b = build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=7)
     assert a == b
     assert len(a["distinct"]) == len(a["repeats"]) == 100
     assert len(set(a["distinct"])) == 100 and set(OWN) <= set(a["distinct"])
-    assert bench.share_repeated(a["repeats"]) == pytest.approx(0.2, abs=0.01) or len(set(a["repeats"])) == 80
+    assert share_repeated(a["repeats"]) == pytest.approx(0.2, abs=0.01)
     assert len(set(a["repeats"])) == 80 and set(a["repeats"]) <= set(a["distinct"])
     assert not set(a["spare"]) & set(a["distinct"])
-    assert a != bench.build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=8)
+    assert a != build_workloads(OWN, EXTRA, 100, repeat_share=0.2, seed=8)
 
 
-def test_workload_repeats_text_when_there_is_not_enough(bench):
-    w = bench.build_workloads(OWN, [], 100)
+def test_workload_repeats_text_when_there_is_not_enough():
+    w = build_workloads(OWN, [], 100)
     assert len(w["distinct"]) == 100 and set(w["distinct"]) == set(OWN)
-    assert bench.share_repeated(w["distinct"]) == 0.7
+    assert share_repeated(w["distinct"]) == 0.7
 
 
-def test_shared_lines_become_paragraphs(bench):
+def test_shared_lines_become_paragraphs():
     texts = ["1. Điều khoản đầu tiên đủ dài để được tính là một đoạn văn.\na) ngắn\n  b) Một dòng khác cũng đủ dài để là đoạn.  "]
-    assert bench.lines_as_paragraphs(texts) == [
+    assert lines_as_paragraphs(texts) == [
         "1. Điều khoản đầu tiên đủ dài để được tính là một đoạn văn.", "b) Một dòng khác cũng đủ dài để là đoạn."]
 
 
-def test_sample_file_and_output_check(bench, tmp_path):
+def test_sample_file_and_output_check(tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    bench.sample_file(inp, OWN, 50, seed=1)
+    sample_file(inp, OWN, 50, seed=1)
     rows = [json.loads(l) for l in inp.open(encoding="utf-8")]
     assert [r["id"] for r in rows] == [f"b{i}" for i in range(50)] and {r["text"] for r in rows} <= set(OWN)
     out.write_text("".join(json.dumps({**r, "labels": [], "error": None}) + "\n" for r in rows), encoding="utf-8")
-    assert bench.check_output(inp, out)["ok"]
+    assert check_output(inp, out)["ok"]
     out.write_text("".join(json.dumps({**r, "error": None}) + "\n" for r in rows[:-1]), encoding="utf-8")
-    assert not bench.check_output(inp, out)["ok"]  # a row lost
+    assert not check_output(inp, out)["ok"]  # a row lost
     out.write_text("".join(json.dumps({**r, "error": None}) + "\n" for r in reversed(rows)), encoding="utf-8")
-    assert not bench.check_output(inp, out)["ok"]  # out of order
+    assert not check_output(inp, out)["ok"]  # out of order
 
 
-def test_fasttext_lines(bench):
-    assert bench.fasttext_line("thu ngân_sách", ["tai_chinh", "noi_vu"]) == "__label__tai_chinh __label__noi_vu thu ngân_sách"
-    assert bench.fasttext_line("chúc tết", []) == "__label__none chúc tết"
+def test_fasttext_lines():
+    assert fasttext_line("thu ngân_sách", ["tai_chinh", "noi_vu"]) == "__label__tai_chinh __label__noi_vu thu ngân_sách"
+    assert fasttext_line("chúc tết", []) == "__label__none chúc tết"
 
 
-def test_bootstrap_gap(bench):
+def test_bootstrap_gap():
     codes = ("a", "b")
     truth = [["a"], ["b"], [], ["a", "b"]] * 10
-    gap = bench.bootstrap_gap(truth, truth, [[]] * 40, codes, rounds=200)
+    gap = peer.bootstrap_gap(truth, truth, [[]] * 40, codes, rounds=200)
     assert gap["difference"] == 1.0 and gap["ci95"][0] > 0.5
-    assert bench.bootstrap_gap(truth, truth, truth, codes, rounds=50) == {"difference": 0.0, "ci95": [0.0, 0.0]}
+    assert peer.bootstrap_gap(truth, truth, truth, codes, rounds=50) == {"difference": 0.0, "ci95": [0.0, 0.0]}
 
 
 def _result(speed_small=1.0):
@@ -99,16 +92,16 @@ def _result(speed_small=1.0):
     }
 
 
-def test_targets_and_markdown(bench):
+def test_targets_and_markdown():
     r = _result()
-    r["targets"] = bench.targets(r)
+    r["targets"] = report.targets(r)
     met = {t["id"]: t["met"] for t in r["targets"]}
     assert met == {"2_no_repeats_champion": True, "2_repeats_champion": True, "3_large_champion": False,
                    "3_small_champion": True, "2_no_repeats_word": False, "2_repeats_word": True, "3_large_word": True,
                    "3_small_word": True, "4_rss": True, "4_rows": True, "5_cold": False, "5_bundle": True,
                    "6_train": True, "7_f1": False}
-    md = bench.markdown(r)
+    md = report.markdown(r)
     assert md.count("\n| (") == 1 + 2 * 6 + 6 and "2 cores (Test CPU)" in md and "not installed" in md
     assert "word-feature model (word features, word segmentation)" in md
     r = _result(speed_small=0.8)
-    assert not {t["id"]: t["met"] for t in bench.targets(r)}["3_small_word"]
+    assert not {t["id"]: t["met"] for t in report.targets(r)}["3_small_word"]

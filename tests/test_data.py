@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from sectortag.data import assign_split, iter_chunks, load_labelled, read_file
+from sectortag.corpus import assign_split, load_labelled
+from sectortag.data import iter_chunks, read_file
 from sectortag.errors import DataError
 
 
@@ -79,3 +80,61 @@ def test_duplicate_ids_are_refused(tmp_path):
     write(tmp_path / "a.jsonl", '{"id": "x", "text": "a", "labels": []}\n{"id": "x", "text": "b", "labels": []}\n')
     with pytest.raises(DataError, match="duplicate id 'x'"):
         load_labelled(["*.jsonl"], tmp_path)
+
+
+def test_jsonl_with_a_byte_order_mark_and_deep_nesting(tmp_path):
+    bom = write(tmp_path / "bom.jsonl", b'\xef\xbb\xbf{"text": "Thu ng\xc3\xa2n s\xc3\xa1ch."}\n', mode="b")
+    assert list(read_file(bom).text) == ["Thu ngân sách."]
+    deep = write(tmp_path / "deep.jsonl", '{"text": "a", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(DataError, match="deep.jsonl:line 1: JSON nested too deeply"):
+        read_file(deep)
+
+
+def test_an_article_never_straddles_two_splits():
+    from sectortag.corpus import split_keys
+
+    frame = pd.DataFrame({"id": [f"p{i}" for i in range(300)], "article": [f"a{i // 10}" for i in range(300)]})
+    splits = assign_split(split_keys(frame), 15, 15, "salt")
+    by_article = {}
+    for a, s in zip(frame.article, splits):
+        by_article.setdefault(a, set()).add(s)
+    assert all(len(s) == 1 for s in by_article.values()) and len({s for v in by_article.values() for s in v}) == 3
+
+
+def test_the_same_text_with_different_labels_is_refused_in_training(tmp_path):
+    from sectortag.corpus import check_conflicts
+
+    write(tmp_path / "a.jsonl", '{"id": "x", "text": "Thu ngân sách tăng.", "labels": ["tai_chinh"]}\n'
+                                '{"id": "y", "text": "Thu ngân sách tăng!", "labels": []}\n')
+    with pytest.raises(DataError, match="different labels under id 'x'"):
+        check_conflicts(load_labelled(["a.jsonl"], tmp_path))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_output_columns_never_shift_when_input_fields_drift(tmp_path, suffix):
+    from sectortag.output import ChunkWriter
+
+    first = pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"], "labels": [[], ["noi_vu"]]})
+    reordered = pd.DataFrame({"text": ["c"], "id": ["3"], "labels": [["tai_chinh"]]})
+    missing = pd.DataFrame({"text": ["d"], "labels": [[]]})
+    out = tmp_path / f"o{suffix}"
+    with ChunkWriter(out) as w:
+        for chunk in (first, reordered, missing):
+            w.write(chunk)
+    got = (pd.read_csv(out, dtype=str, keep_default_na=False) if suffix == ".csv" else
+           pd.read_json(out, lines=True, dtype=False) if suffix == ".jsonl" else pd.read_parquet(out))
+    assert list(got.columns) == ["id", "text", "labels"]
+    assert list(got["text"]) == ["a", "b", "c", "d"] and list(got["id"][:3]) == ["1", "2", "3"]
+    assert got["id"][3] in ("", None) or pd.isna(got["id"][3])
+    extra = pd.DataFrame({"id": ["5"], "text": ["e"], "labels": [[]], "note": ["new"]})
+    if suffix == ".jsonl":
+        with ChunkWriter(tmp_path / "x.jsonl") as w:
+            w.write(first)
+            w.write(extra)
+        assert json.loads((tmp_path / "x.jsonl").read_text().splitlines()[-1])["note"] == "new"
+    else:
+        with pytest.raises(DataError, match="field 'note' first appears after row 2"):
+            with ChunkWriter(tmp_path / f"x{suffix}") as w:
+                w.write(first)
+                w.write(extra)
+        assert not (tmp_path / f"x{suffix}").exists()

@@ -3,26 +3,63 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
 
 from conftest import shared_file
-from sectortag import SECTOR_CODES, DataError, ModelError, SectorTagger
+from sectortag import SECTOR_CODES, ConfigError, DataError, ModelError, SectorTagger
+from sectortag.estimator import SectorClassifier, tune_thresholds
 from sectortag.metrics import report
-from sectortag.model import load_bundle, tune_thresholds
+from sectortag.settings import model_params
 
 
-def test_sklearn_conventions():
+def test_parameters_follow_scikit_learn_conventions():
+    from sklearn.base import clone
+
     t = SectorTagger(C=2.0, features="both")
     assert t.get_params()["C"] == 2.0 and t.get_params()["features"] == "both"
-    assert clone(t).get_params() == t.get_params()
-    assert not hasattr(t, "classifier_")  # nothing computed in __init__
+    assert t.get_params()["max_df"] == SectorClassifier().max_df  # defaults live in the estimator only
+    assert not hasattr(t, "model_")  # nothing computed in __init__
     with pytest.raises(ModelError, match="not fitted"):
         t.predict(["Thu ngân sách tăng."])
+    with pytest.raises(ConfigError, match="unknown model parameter.*Cc"):
+        SectorTagger(Cc=2)
+    est = SectorClassifier(C=3.0)
+    assert clone(est).get_params() == est.get_params()
+
+
+def test_default_tagger_is_the_configured_model(settings):
+    assert SectorTagger().get_params() == SectorTagger(**model_params(settings)).get_params()
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"C": -1}, "'C' parameter"), ({"C": "eight"}, "'C' parameter"), ({"features": "syllables"}, "'features'"),
+    ({"syllable_ngram_range": (2, 1)}, "syllable_ngram_range"), ({"thresholds": 1.5}, "'thresholds'"),
+])
+def test_bad_parameters_fail_before_any_text_is_read(params, message):
+    class Exploding(list):
+        def __iter__(self):
+            raise AssertionError("texts were read before the parameters were checked")
+
+    with pytest.raises(ConfigError, match=message):
+        SectorTagger(**params).fit(Exploding(["x"]), [["tai_chinh"]])
 
 
 def test_fitted_state(tagger):
     assert tagger.labels_ == SECTOR_CODES
     assert tagger.thresholds_.shape == (4,) and ((0 < tagger.thresholds_) & (tagger.thresholds_ < 1)).all()
+
+
+def test_saved_model_scores_exactly_like_the_fitted_pipeline(tagger, corpus):
+    texts = list(corpus[corpus.split == "test"].text[:200])
+    pipeline_scores = tagger.estimator_.pipeline_.predict_proba(texts)
+    assert np.abs(tagger.predict_scores(texts) - pipeline_scores).max() < 1e-6
+
+
+def test_word_and_combined_features_compile_faithfully(corpus):
+    train, dev = corpus[corpus.split == "train"].head(400), corpus[corpus.split == "dev"].head(100)
+    for params in ({"features": "both", "classifier": "svm", "C": 0.5}, {"features": "word"}):
+        t = SectorTagger(**params).fit(list(train.text), list(train.labels), list(dev.text), list(dev.labels))
+        texts = list(dev.text[:40])
+        assert np.abs(t.predict_scores(texts) - t.estimator_.pipeline_.predict_proba(texts)).max() < 1e-6
 
 
 def test_test_split_is_well_above_chance(tagger, corpus):
@@ -39,13 +76,19 @@ def test_predict_shapes_and_alignment(tagger):
     ]
     labels = tagger.predict(texts)
     assert len(labels) == 3 and all(set(l) <= set(SECTOR_CODES) for l in labels)
-    assert "tai_chinh" in labels[0]
-    assert "tai_nguyen_moi_truong" in labels[2]
+    assert "tai_chinh" in labels[0] and labels[1] == [] and "tai_nguyen_moi_truong" in labels[2]
     proba = tagger.predict_proba(texts)
     assert list(proba.columns) == list(SECTOR_CODES) and len(proba) == 3
     assert ((proba.values >= 0) & (proba.values <= 1)).all()
     # labels are exactly the scores at or above the per-sector thresholds
     assert labels == [[c for c, s, t in zip(SECTOR_CODES, row, tagger.thresholds_) if s >= t] for row in proba.values]
+
+
+def test_predict_proba_keeps_a_series_index_and_refuses_a_bare_string(tagger):
+    s = pd.Series(["Tuyển dụng 40 công chức cấp xã.", "Khai mạc hội chợ hoa."], index=[10, 20])
+    assert list(tagger.predict_proba(s).index) == [10, 20]
+    with pytest.raises(DataError, match="one string"):
+        tagger.predict("Tuyển dụng 40 công chức cấp xã.")
 
 
 def test_predict_frame_keeps_rows_and_reports_bad_ones(tagger):
@@ -62,68 +105,35 @@ def test_predict_frame_keeps_rows_and_reports_bad_ones(tagger):
         tagger.predict_frame(df, text_column="body")
 
 
+def test_explanations_name_terms_of_the_paragraph_and_move_the_score(tagger):
+    from sectortag.text import normalize
+
+    text = "Cục Thuế tỉnh cho biết thu ngân sách nhà nước năm nay vượt 9% dự toán được giao."
+    why = tagger.explain([text, "Chiều 2/2, đoàn công tác đã đến thăm, chúc Tết các gia đình."], top=3)
+    up = why[0]["tai_chinh"]["up"]
+    assert len(up) == 3 and all(term in normalize(text).lower() for term, _ in up)
+    assert up[0][1] >= up[1][1] >= up[2][1] > 0
+    without = text.lower().replace(up[0][0], " ")
+    assert tagger.predict_scores([without])[0, 2] < why[0]["tai_chinh"]["score"]
+    assert why[1]["noi_vu"]["up"] or why[1]["noi_vu"]["down"]  # a paragraph with no sector still shows its terms
+
+
 def test_tag_article(tagger):
-    title = "Bình Phước công bố quy hoạch tỉnh thời kỳ 2021 - 2030"
-    article = "\n\n".join([
-        title,
-        "Sáng 14/6, UBND tỉnh Bình Phước tổ chức hội nghị công bố quy hoạch tỉnh và xúc tiến đầu tư năm 2023.",
-        title,
-        "Ảnh: Minh Hà",
-        "Tỉnh đã cấp chủ trương đầu tư cho 12 dự án với tổng vốn đăng ký hơn 9.000 tỷ đồng.",
-        "Đọc thêm",
-    ])
-    out = tagger.tag_article(article)
-    assert list(out.columns[:2]) == ["paragraph", "labels"]
-    assert list(out.paragraph) == [title] + article.split("\n\n")[1:5:3]
-    assert len(out) == 3 and "ke_hoach_dau_tu" in out.labels[2]
-
-
-def test_seed_article_tags_each_body_paragraph(tagger):
     article = shared_file("seeds", "seed_article.txt").read_text(encoding="utf-8")
     out = tagger.tag_article(article)
-    assert len(out) == 28 and out.paragraph.is_unique
+    assert list(out.columns[:2]) == ["paragraph", "labels"] and len(out) == 28
 
 
-def test_fit_refuses_bad_training_data():
-    with pytest.raises(DataError, match="empty"):
-        SectorTagger().fit([], [])
-    with pytest.raises(DataError, match="no positive training example for sector"):
-        SectorTagger().fit(["Thu ngân sách.", "Tuyển công chức."], [["tai_chinh"], ["noi_vu"]])
-    with pytest.raises(DataError, match="unknown label code 'y_te'"):
-        SectorTagger().fit(["Khám bệnh."], [["y_te"]])
-
-
-def test_tune_thresholds_maximises_f1():
-    Y = np.array([[1], [1], [0], [0]])
-    S = np.array([[0.9], [0.35], [0.3], [0.1]])
-    assert 0.3 < tune_thresholds(Y, S)[0] <= 0.35
-    assert tune_thresholds(np.zeros((3, 1)), np.ones((3, 1)))[0] == 0.5
-
-
-def test_threshold_window_ignores_a_narrow_spike():
-    # F1 is 1.0 only for thresholds in (0.25, 0.30] and 0.67 on the broad plateau below
-    Y = np.array([[1]] * 10 + [[0]] * 10)
-    S = np.array([[0.30]] * 10 + [[0.25]] * 10)
-    assert tune_thresholds(Y, S)[0] == 0.30
-    assert tune_thresholds(Y, S, window=0.05)[0] == 0.25  # pulled towards the plateau
-
-
-def test_bundle_round_trip_and_damage(tagger, tmp_path):
-    path = tmp_path / "m.joblib"
-    sha = tagger.save(path)
-    loaded = SectorTagger.load(path)
-    texts = ["Tỉnh tinh giản 120 biên chế trong năm 2023.", "Khai mạc giải bóng đá thiếu niên."]
-    assert loaded.predict(texts) == tagger.predict(texts) and loaded.bundle_sha256_ == sha
-    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
-
-    data = path.read_bytes()
-    (tmp_path / "cut.joblib").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelError, match="not a readable sectortag model bundle"):
-        load_bundle(tmp_path / "cut.joblib")
-    with pytest.raises(ModelError, match="differs from the one recorded"):
-        load_bundle(path, expected_sha256="0" * 64)
-    (tmp_path / "other.joblib").write_bytes(b"not a model at all")
-    with pytest.raises(ModelError):
-        load_bundle(tmp_path / "other.joblib")
-    with pytest.raises(ModelError, match="not found"):
-        SectorTagger.load(tmp_path / "missing.joblib")
+def test_thresholds_maximise_f1_and_respect_the_false_tag_budget():
+    Y = np.array([[1], [1], [0], [0], [0]])
+    S = np.array([[0.9], [0.7], [0.6], [0.2], [0.1]])
+    assert tune_thresholds(Y, S)[0] == pytest.approx(0.61)  # F1 = 1 on (0.6, 0.7]; ties go nearest 0.5
+    # catching the positive at 0.55 costs one false tag (0.6) and gives the best F1 (0.8) ...
+    Y2 = np.array([[1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 0]])
+    S2 = np.array([[0.9, 0.1], [0.55, 0.1], [0.1, 0.9], [0.6, 0.1], [0.1, 0.2], [0.1, 0.1]])
+    free = tune_thresholds(Y2, S2)
+    assert free[0] <= 0.55 and (S2[3:] >= free).any(axis=1).sum() == 1
+    # ... which a false-tag budget of zero does not allow
+    bounded = tune_thresholds(Y2, S2, false_tag_budget=0.0)
+    assert bounded[0] > 0.6 and not (S2[3:] >= bounded).any()
+    assert bounded[1] == free[1]  # the other sector is left alone

@@ -1,17 +1,18 @@
 """The README's Python example runs as written, against a freshly trained champion bundle."""
 
 import re
+import shutil
 import subprocess
 import sys
 
 from conftest import ROOT
 
 
-def test_readme_python_example_runs(tagger, tmp_path):
+def test_readme_python_example_runs(model_file, tmp_path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
     (tmp_path / "models").mkdir()
-    tagger.save(tmp_path / "models" / "champion.joblib")
+    shutil.copy(model_file, tmp_path / "models" / "champion.sectortag")
     proc = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "tai_chinh" in proc.stdout and "paragraph" in proc.stdout

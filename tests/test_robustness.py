@@ -6,13 +6,13 @@ import unicodedata
 import mlflow
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from mlflow import MlflowClient
 
 from sectortag import ModelError, SectorTagger
-from sectortag.model import MAX_CHARS, load_bundle
+from sectortag.model import MAX_CHARS
 from sectortag.text import BOILERPLATE, clean, normalize, split_paragraphs
-from sectortag.train import train
+from sectortag.jobs.train import train
 
 SENTENCE = "Sở Tài chính trình phương án phân bổ dự toán ngân sách năm 2025 cho các huyện."
 
@@ -62,44 +62,26 @@ def test_a_one_megabyte_paragraph_is_tagged_on_its_start(tagger):
     assert "tai_chinh" in out.loc[0, "labels"] and out.loc[1, "error"] is None
 
 
-def test_altered_and_incompatible_bundles_are_refused(tagger, tmp_path):
-    import joblib
-
-    path = tmp_path / "m.joblib"
-    tagger.save(path)
-    bundle = joblib.load(path)
-    payload = bytearray(bundle["payload"])
-    payload[len(payload) // 2] ^= 0xFF
-    joblib.dump({**bundle, "payload": bytes(payload)}, tmp_path / "altered.joblib")
-    with pytest.raises(ModelError, match="do not match their recorded SHA-256"):
-        load_bundle(tmp_path / "altered.joblib")
-    joblib.dump({**bundle, "versions": {**bundle["versions"], "scikit-learn": "0.24.2"}}, tmp_path / "old.joblib")
-    with pytest.raises(ModelError, match="trained with scikit-learn 0.24.2"):
-        load_bundle(tmp_path / "old.joblib")
-    joblib.dump({"weights": [1, 2, 3]}, tmp_path / "foreign.joblib")
-    with pytest.raises(ModelError, match="not a sectortag model bundle"):
-        load_bundle(tmp_path / "foreign.joblib")
-
-
 def test_interrupted_training_changes_nothing(project, monkeypatch):
     first = train("training/config.toml")
-    champion = project / "models" / "champion.joblib"
+    champion = project / "models" / "champion.sectortag"
     before = champion.read_bytes()
-    import sectortag.tracking as tracking
+    import sectortag.registry as registry
+    from sectortag.errors import Interrupted
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tracking, "register_and_promote", interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(registry, "register_and_promote", interrupt)
+    with pytest.raises(Interrupted, match="registry and the champion are unchanged|champion is unchanged"):
         train("training/config.toml")
     client = MlflowClient()
     runs = client.search_runs([mlflow.get_experiment_by_name("sectortag").experiment_id], order_by=["start_time ASC"])
     assert [r.info.status for r in runs] == ["FINISHED", "FAILED"]
-    assert [v.version for v in client.search_model_versions("name='sectortag'")] in (["1"], [1])
+    assert [str(v.version) for v in client.search_model_versions("name='sectortag'")] == ["1"]
     assert str(client.get_model_version_by_alias("sectortag", "champion").version) == first.version
     assert champion.read_bytes() == before
-    assert sorted(p.name for p in (project / "models").iterdir()) == ["champion.joblib", "latest.joblib"]
+    assert sorted(p.name for p in (project / "models").iterdir()) == ["champion.sectortag"]
 
 
 def test_training_refuses_a_split_without_a_sector(project):
@@ -143,6 +125,7 @@ def test_split_never_loses_body_text_and_is_idempotent(parts, min_chars):
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=200))
+@example("0\r\r0")  # line breaks once became a double space that normalising again collapsed
 def test_clean_and_normalize_are_idempotent(text):
     assert clean(clean(text)) == clean(text)
     assert normalize(normalize(text)) == normalize(text)

@@ -2,7 +2,7 @@ import json
 import unicodedata
 
 from conftest import shared_file
-from sectortag.text import clean, normalize, split_paragraphs, tokenize, tokenize_many, Tokenized
+from sectortag.text import clean, forget, normalize, split_paragraphs, tokenize, tokenize_many
 
 BODY1 = "Sáng 3/4, UBND tỉnh Quảng Trị tổ chức hội nghị triển khai kế hoạch đầu tư công năm 2024 với các sở, ngành."
 BODY2 = "Theo báo cáo, tỉnh đã giải ngân được 48% kế hoạch vốn, cao hơn mức bình quân của cả nước cùng kỳ năm trước."
@@ -45,8 +45,34 @@ def test_tokenize_many_keeps_order_and_reuses_repeats():
     texts = [BODY1, BODY2, BODY1, ""]
     out = tokenize_many(texts)
     assert out[0] == out[2] == tokenize(BODY1) and out[1] == tokenize(BODY2) and out[3] == ""
-    assert tokenize_many(out) is out  # already tokenized input passes through
-    assert isinstance(out, Tokenized)
+    remembered = tokenize_many(texts, remember=True)
+    assert remembered == out == tokenize_many(texts, remember=True)
+    forget()
+
+
+def test_parallel_tokenizer_gives_the_serial_result(monkeypatch):
+    import sectortag.text as text
+
+    monkeypatch.setattr(text, "PARALLEL_MIN_TEXTS", 4)
+    texts = [f"{BODY1} Đoạn {i}." for i in range(12)]
+    assert tokenize_many(texts, n_jobs=2) == [tokenize(t) for t in texts]
+
+
+def test_a_broken_worker_pool_falls_back_to_this_process(monkeypatch):
+    import joblib.externals.loky as loky
+    from joblib.externals.loky.process_executor import BrokenProcessPool
+
+    import sectortag.text as text
+
+    class Broken:
+        def map(self, *args, **kwargs):
+            raise BrokenProcessPool("a worker was killed")
+
+    monkeypatch.setattr(text, "PARALLEL_MIN_TEXTS", 4)
+    monkeypatch.setattr(text, "effective_jobs", lambda n: 2)
+    monkeypatch.setattr(loky, "get_reusable_executor", lambda **kwargs: Broken())
+    texts = [f"{BODY2} Đoạn {i}." for i in range(8)]
+    assert tokenize_many(texts, n_jobs=2) == [tokenize(t) for t in texts]
 
 
 def test_seed_article_paragraphs_once_each():

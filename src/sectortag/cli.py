@@ -83,7 +83,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     summaries = {name: report(list(d["labels"]), tagger.predict(list(d["text"])), tagger.labels_)
                  for name, d in sets.items()}
     for s in summaries.values():
-        s.pop("none_share_true"), s.pop("none_share_pred")
+        for key in ("none_share_true", "none_share_pred", "n_none"):
+            s.pop(key)
     if args.json:
         print(json.dumps(next(iter(summaries.values())) if args.data else summaries, ensure_ascii=False))
     else:

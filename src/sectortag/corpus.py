@@ -146,7 +146,7 @@ def evaluation_sets(settings: Settings, root: str | Path = ".",
         ours = {s: data[data.split == s] for s in SPLITS}
         if "article" in data.columns:
             in_articles = data["article"].map(lambda a: isinstance(a, str) and bool(a))
-            ours["articles"] = data[in_articles & (data.split != "train")]
+            ours["articles"] = data[in_articles & (data.split == "test")]
         sets["ours"] = ours
     ev, salt = settings.evaluation, settings.evaluation.half_salt
 

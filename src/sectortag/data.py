@@ -86,12 +86,16 @@ def _jsonl_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.D
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DataError(f"{path}:line {number}: not UTF-8 ({e.reason} at byte {e.start})") from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}:line {number}: broken JSON ({e.msg} at column {e.colno})") from None
+            except RecursionError:
+                raise DataError(f"{path}:line {number}: JSON nested too deeply to be a record") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:line {number}: expected a JSON object, got {type(record).__name__}")
             if "text" not in record:

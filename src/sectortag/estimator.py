@@ -277,8 +277,8 @@ def compile_pipeline(pipeline: Pipeline, labels: tuple[str, ...]) -> LinearSecto
 
 def tune_thresholds(Y: np.ndarray, S: np.ndarray, window: float = 0.0, false_tag_budget: float = 1.0) -> np.ndarray:
     """Per sector, the threshold on scores `S` that maximises F1 against `Y` (ties: nearest 0.5); then, while more
-    than `false_tag_budget` of the rows without any sector get one, the threshold whose rise costs the least
-    F1 per false tag removed goes up one step.
+    than `false_tag_budget` of the rows without any sector get one, the threshold whose next rise that removes
+    false tags costs the least F1 per false tag removed goes up to that point.
 
     With `window` > 0 each F1 curve is first averaged over ±window: on a dev set of a few hundred paragraphs the
     raw curve is flat and jagged, and its single best point does not carry over to other text.
@@ -307,15 +307,19 @@ def tune_thresholds(Y: np.ndarray, S: np.ndarray, window: float = 0.0, false_tag
             return float((S_none >= grid[at]).any(axis=1).mean())
 
         rate = false_tags(best)
-        while rate > false_tag_budget and (best < len(grid) - 1).any():
-            options = []
-            for j in np.flatnonzero(best < len(grid) - 1):
-                trial = best.copy()
-                trial[j] += 1
-                gain = rate - false_tags(trial)
-                loss = max(curves[j, best[j]] - curves[j, trial[j]], 0.0)
-                options.append(((loss + 1e-9) / gain if gain > 0 else np.inf, loss, j, trial))
-            options.sort(key=lambda o: (o[0], o[1]))
-            best = options[0][3]
+        while rate > false_tag_budget:
+            options = []  # per sector: the nearest higher threshold that removes a false tag, and its F1 cost
+            for j in range(Y.shape[1]):
+                for k in range(best[j] + 1, len(grid)):
+                    trial = best.copy()
+                    trial[j] = k
+                    gain = rate - false_tags(trial)
+                    if gain > 0:
+                        loss = max(curves[j, best[j]] - curves[j, k], 0.0)
+                        options.append((loss / gain, loss, j, trial))
+                        break
+            if not options:
+                break
+            best = min(options, key=lambda o: (o[0], o[1], o[2]))[3]
             rate = false_tags(best)
     return grid[best].astype(np.float64)

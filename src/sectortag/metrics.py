@@ -1,4 +1,5 @@
-"""Multi-label metrics: per sector precision/recall/F1/support, micro and macro F1, subset accuracy."""
+"""Multi-label metrics: per sector precision/recall/F1/support, micro and macro F1, subset accuracy, the
+false-tag rate (the share of paragraphs with no sector that get one), and paired bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -33,7 +34,33 @@ def report(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]], cod
         },
         "none_share_true": float((T.sum(axis=1) == 0).mean()) if len(T) else 0.0,
         "none_share_pred": float((P.sum(axis=1) == 0).mean()) if len(P) else 0.0,
+        "false_tag_rate": false_tag_rate(T, P),
+        "n_none": int((T.sum(axis=1) == 0).sum()),
     }
+
+
+def false_tag_rate(T: np.ndarray, P: np.ndarray) -> float:
+    """Share of the rows without any true sector that get at least one predicted sector (NaN without such rows)."""
+    none = T.sum(axis=1) == 0
+    return float((P[none].sum(axis=1) > 0).mean()) if none.any() else float("nan")
+
+
+def _macro(T: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Macro-F1 over the last axis (sectors), F1 = 0 where undefined; T, P: (..., n, k) booleans."""
+    tp = (T & P).sum(axis=-2)
+    denom = T.sum(axis=-2) + P.sum(axis=-2)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0).mean(axis=-1)
+
+
+def bootstrap_difference(y_true: Sequence[Sequence[str]], a: Sequence[Sequence[str]], b: Sequence[Sequence[str]],
+                         codes: Sequence[str], rounds: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Macro-F1 of predictions `a` minus that of `b` on the same rows, with a 95% paired bootstrap interval
+    (rows resampled with replacement)."""
+    T, A, B = (to_matrix(list(x), codes).astype(bool) for x in (y_true, a, b))
+    idx = np.random.default_rng(seed).integers(0, len(T), size=(rounds, len(T)))
+    diffs = _macro(T[idx], A[idx]) - _macro(T[idx], B[idx])
+    return {"difference": float(_macro(T, A) - _macro(T, B)),
+            "ci95": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))]}
 
 
 def flat_metrics(summary: dict, prefix: str) -> dict[str, float]:

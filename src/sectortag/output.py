@@ -1,5 +1,10 @@
 """Write tagged rows to JSONL, CSV or Parquet, chunk by chunk, into a temporary file renamed at the end:
-an interrupted run never leaves a half-written output under the final name."""
+an interrupted run never leaves a half-written output under the final name.
+
+The columns are fixed by the first chunk (input fields in first-seen order, then the tagger's columns) and
+every later chunk is aligned to them, so a value never lands under another header: a field missing from a
+later chunk is left blank, and a field that first appears after the first chunk is kept in JSONL output
+and refused, with one line naming it, in CSV and Parquet output (whose header is already written)."""
 
 from __future__ import annotations
 
@@ -27,13 +32,27 @@ class ChunkWriter:
         self._file = None
         self._parquet = None
         self._header = True
+        self.columns: list | None = None
+        self.rows = 0
 
     def __enter__(self) -> "ChunkWriter":
         if self.suffix != ".parquet":
             self._file = self.tmp.open("w", encoding="utf-8", newline="")
         return self
 
+    def _align(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.columns is None:
+            self.columns = list(frame.columns)
+            return frame
+        new = [c for c in frame.columns if c not in self.columns]
+        if new and self.suffix != ".jsonl":
+            raise DataError(f"field {new[0]!r} first appears after row {self.rows} of the input; {self.suffix[1:]} "
+                            f"output has a fixed header: write .jsonl output, or give the field in the first records")
+        return frame.reindex(columns=self.columns + new)
+
     def write(self, frame: pd.DataFrame) -> None:
+        frame = self._align(frame)
+        self.rows += len(frame)
         if self.suffix == ".jsonl":
             clean = frame.astype(object).where(frame.notna(), None)
             for record in clean.to_dict(orient="records"):
@@ -49,10 +68,14 @@ class ChunkWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
+            try:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if self._parquet is None:
+                    self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+                self._parquet.write_table(table.cast(self._parquet.schema))
+            except (pa.ArrowException, ValueError) as e:
+                raise DataError(f"{self.path}: rows {self.rows - len(frame) + 1}-{self.rows} do not fit the Parquet "
+                                f"schema of the first rows ({str(e).splitlines()[0][:200]}); write .jsonl or .csv output") from None
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._file:
