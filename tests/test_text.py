@@ -81,3 +81,16 @@ def test_seed_article_paragraphs_once_each():
     paragraphs = split_paragraphs(article)
     assert paragraphs == gold
     assert not any(p.startswith(("Đọc thêm", "Tin mới")) for p in paragraphs)
+
+
+def test_hard_wrapped_text_is_joined_back_into_paragraphs():
+    import textwrap
+
+    from sectortag.text import unwrap
+
+    body = [BODY1 + " " + BODY2, BODY2 + " " + BODY1 + " " + BODY2]
+    wrapped = "\n\n".join(textwrap.fill(p, 72) for p in body)
+    assert len(wrapped.split("\n")) > 6
+    assert split_paragraphs(unwrap(wrapped)) == body  # nothing lost, one paragraph each
+    ordinary = "\n".join([TITLE, BODY1, BODY2, "Quang cảnh hội nghị.", BODY1 + " Thêm."])
+    assert unwrap(ordinary) == ordinary

@@ -166,3 +166,34 @@ def test_an_unreachable_server_fails_in_seconds(project, monkeypatch):
     with pytest.raises(SectorTagError, match="does not answer"):
         SectorTagger.load(f"models:/sectortag@champion")
     assert time.perf_counter() - start < 30
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["before-register", "registered", "after-alias"])
+def test_a_training_killed_at_each_step_leaves_a_consistent_registry(project, point):
+    """kill -9 at a named point: the alias is the commit point, no version lacks its hash, the champion file is
+    brought in line by the next run, the killed run is closed, and no temporary file is left behind."""
+    import signal
+    import tempfile
+
+    first = train("training/config.toml")
+    env = {**os.environ, "SECTORTAG_PAUSE_AT": point, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(TRAIN, cwd=project, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in proc.stderr:
+        if f"paused at {point}" in line:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    client = MlflowClient()
+    versions = client.search_model_versions("name='sectortag'")
+    assert all(v.tags.get("model_sha256") for v in versions)  # never a version without its hash
+    champion = client.get_model_version_by_alias("sectortag", "champion")
+    expected_version = "2" if point == "after-alias" else first.version
+    assert str(champion.version) == expected_version
+    later = train("training/config.toml")  # repairs the champion file and closes the killed run
+    runs = client.search_runs([mlflow.get_experiment_by_name("sectortag").experiment_id])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    champion = client.get_model_version_by_alias("sectortag", "champion")
+    assert SectorTagger.load(project / "models" / "champion.sectortag").sha256_ == champion.tags["model_sha256"]
+    assert not list(Path(tempfile.gettempdir()).glob(f"sectortag-train-{proc.pid}-*"))
+    assert not list((project / "models").glob(".*.tmp")) and later.alias in ("champion", "challenger")

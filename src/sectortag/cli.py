@@ -123,6 +123,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress.close()
     print(f"tagged {rows:,} rows into {out}; {errors:,} rows could not be tagged (see the 'error' column)",
           file=sys.stderr)
+    if inp.suffix.lower() == ".txt":
+        from .text import short_lines, unwrap
+
+        dropped = short_lines(unwrap(inp.read_text(encoding="utf-8")), tagger.min_chars)
+        if dropped:
+            print(f"{dropped:,} lines shorter than {tagger.min_chars} characters (captions, bylines, headings) were "
+                  f"not tagged", file=sys.stderr)
     return 1 if args.strict and errors else 0
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import DataError
 from .labels import SECTOR_CODES, check_labels
-from .text import DEFAULT_MIN_CHARS, split_paragraphs
+from .text import DEFAULT_MIN_CHARS, split_paragraphs, unwrap
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "txt"}
 
@@ -140,7 +140,7 @@ def _txt_chunks(path: Path, chunk_size: int, min_chars: int) -> Iterator[pd.Data
         article = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    paragraphs = split_paragraphs(article, min_chars)
+    paragraphs = split_paragraphs(unwrap(article), min_chars)
     for i in range(0, len(paragraphs), chunk_size):
         yield pd.DataFrame({"text": paragraphs[i : i + chunk_size]})
 

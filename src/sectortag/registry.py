@@ -87,6 +87,46 @@ def open_experiment(name: str) -> None:
         mlflow.set_experiment(name)
 
 
+def pause_point(name: str) -> None:
+    """For tests of interrupted runs: with SECTORTAG_PAUSE_AT=<name>, say so on stderr and wait to be killed."""
+    if os.environ.get("SECTORTAG_PAUSE_AT") == name:
+        import sys
+        import time
+
+        print(f"sectortag: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("SECTORTAG_PAUSE_SECONDS", "120")))
+
+
+def mark_run_owner() -> None:
+    """Tag the active run with this process, so a later run can close it if the process was killed."""
+    import mlflow
+
+    mlflow.set_tags({"sectortag.host": socket.gethostname(), "sectortag.pid": str(os.getpid())})
+
+
+def close_orphan_runs(experiment: str) -> int:
+    """Mark as KILLED the RUNNING runs of this experiment whose process (on this host) no longer exists."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return 0
+    client, closed = MlflowClient(), 0
+    for run in client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        if tags.get("sectortag.host") != socket.gethostname() or not tags.get("sectortag.pid", "").isdigit():
+            continue
+        try:
+            os.kill(int(tags["sectortag.pid"]), 0)
+        except ProcessLookupError:
+            client.set_terminated(run.info.run_id, "KILLED")
+            closed += 1
+        except PermissionError:
+            pass
+    return closed
+
+
 def champion_version(name: str, alias: str = "champion"):
     """The model version holding `alias`, or None."""
     from mlflow import MlflowClient
@@ -228,9 +268,12 @@ def register_and_promote(model_uri: str, name: str, sha256: str, score: float, c
     with registry_lock():
         current = champion_version(name, champion)
         previous = champion_score(current) if current is not None else None
+        pause_point("before-register")
         version = str(mlflow.register_model(model_uri, name, tags={SHA_TAG: sha256, **(tags or {})}).version)
         alias = champion if previous is None or score >= previous else challenger
+        pause_point("registered")
         client.set_registered_model_alias(name, alias, version)
+    pause_point("after-alias")
     return version, alias, previous
 
 

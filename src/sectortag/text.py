@@ -76,6 +76,37 @@ def split_paragraphs(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> list[s
     return out
 
 
+_SENTENCE_END = (".", "!", "?", ":", ";", '"', "”", "»", ")", "…")
+
+
+def unwrap(text: str) -> str:
+    """Undo hard wrapping: when most lines are of a similar width (at most 100 characters) and run on without
+    final punctuation, the lines of each block are joined back into one paragraph. Other text is returned as is."""
+    lines = clean(text).split("\n")
+    filled = [l for l in lines if l]
+    if len(filled) < 4:
+        return text
+    width = sorted(len(l) for l in filled)[int(0.8 * (len(filled) - 1))]
+    full = [l for l in filled if len(l) >= 0.75 * width]
+    running_on = [l for l in full if not l.endswith(_SENTENCE_END)]
+    if width > 100 or len(full) < 0.5 * len(filled) or len(running_on) < 0.5 * len(full):
+        return text
+    out: list[str] = []
+    joinable = False  # the previous line filled the width, so this one continues its paragraph
+    for line in lines:
+        if line and joinable and out:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+        joinable = bool(line) and len(line) >= 0.75 * width and not line.endswith(_SENTENCE_END)
+    return "\n".join(out)
+
+
+def short_lines(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> int:
+    """How many non-empty lines `split_paragraphs` leaves out for being shorter than `min_chars`."""
+    return sum(1 for line in clean(article).split("\n") if line and len(line) < min_chars)
+
+
 @functools.lru_cache(maxsize=500_000)
 def _normalize_syllable(syllable: str) -> str:
     from underthesea.pipeline.text_normalize.token_normalize import token_normalize

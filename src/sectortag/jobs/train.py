@@ -96,6 +96,9 @@ def train(config_path: str | Path, root: str | Path = ".", extra: list[str] | No
 
     tr = settings.tracking
     registry.open_experiment(tr.experiment)
+    closed = registry.close_orphan_runs(tr.experiment)
+    if closed:
+        say(f"marked {closed} run(s) of killed training processes as KILLED")
     champion_file = models_dir / "champion.sectortag"
     registry.sync_champion_file(tr.registered_model, champion_file, tr.champion_alias)  # repair a stale copy
     try:
@@ -109,6 +112,7 @@ def _run(settings, data, parts, frames, tagger, root, extra, champion_file, star
 
     codes, tr = settings.labels.codes, settings.tracking
     with tempfile.TemporaryDirectory(prefix=f"sectortag-train-{os.getpid()}-") as staging, mlflow.start_run() as run:
+        registry.mark_run_owner()
         mlflow.log_params({**settings.flat(), "data.extra": ",".join(extra or []) or "none"})
         info = summary(data, codes)
         mlflow.set_tag("data_sha256", info["data_sha256"])
