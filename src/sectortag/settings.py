@@ -27,18 +27,10 @@ DEFAULT_CONFIG = Path("training") / "config.toml"
 class Labels:
     codes: tuple[str, ...]
 
-    def check(self) -> None:
-        if self.codes != SECTOR_CODES:
-            raise ValueError(f"codes {list(self.codes)} differ from the sectors this version knows ({list(SECTOR_CODES)})")
-
 
 @dataclass(frozen=True)
 class Data:
     datasets: tuple[str, ...]  # globs of labelled JSONL files, relative to the project root
-
-    def check(self) -> None:
-        if not self.datasets:
-            raise ValueError("datasets is empty")
 
 
 @dataclass(frozen=True)
@@ -47,18 +39,10 @@ class Split:
     test_percent: float
     salt: str
 
-    def check(self) -> None:
-        if not (0 < self.dev_percent < 100 and 0 < self.test_percent < 100 and self.dev_percent + self.test_percent < 100):
-            raise ValueError("dev_percent and test_percent must be in (0, 100) and sum below 100")
-
 
 @dataclass(frozen=True)
 class Predict:
     chunk_size: int
-
-    def check(self) -> None:
-        if self.chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -68,18 +52,11 @@ class Tracking:
     champion_alias: str
     challenger_alias: str
 
-    def check(self) -> None:
-        if self.champion_alias == self.challenger_alias:
-            raise ValueError("champion_alias and challenger_alias must differ")
-
 
 @dataclass(frozen=True)
 class Paths:
     models_dir: str
     reports_dir: str
-
-    def check(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -93,8 +70,22 @@ class Evaluation:
     legal_extra: str
     half_salt: str
 
-    def check(self) -> None:
-        pass
+
+def _eval_files(e: Evaluation) -> list[str]:
+    return [e.seed, e.news, e.news_articles, e.legal, e.legal_extra]
+
+
+# what a section's values must satisfy together, with the message when they do not
+RULES: dict[type, list[tuple[Any, str]]] = {
+    Labels: [(lambda s: s.codes == SECTOR_CODES, f"codes differ from the sectors this version knows ({list(SECTOR_CODES)})")],
+    Data: [(lambda s: bool(s.datasets), "datasets is empty")],
+    Split: [(lambda s: 0 < s.dev_percent < 100 and 0 < s.test_percent < 100 and s.dev_percent + s.test_percent < 100,
+             "dev_percent and test_percent must be in (0, 100) and sum below 100")],
+    Predict: [(lambda s: s.chunk_size >= 1, "chunk_size must be at least 1")],
+    Tracking: [(lambda s: s.champion_alias != s.challenger_alias, "champion_alias and challenger_alias must differ")],
+    Paths: [(lambda s: s.models_dir != s.reports_dir, "models_dir and reports_dir must differ")],
+    Evaluation: [(lambda s: len(set(_eval_files(s))) == len(_eval_files(s)), "each evaluation set needs its own file")],
+}
 
 
 @dataclass(frozen=True)
@@ -169,10 +160,9 @@ def _section(cls, table: Any, name: str, source: str):
         raise ConfigError(f"{source}: [{name}] missing key {missing[0]!r}")
     values = {k: _check_value(table[k], hints[k], f"{source}: [{name}] {k}") for k in known}
     section = cls(**values)
-    try:
-        section.check()
-    except ValueError as e:
-        raise ConfigError(f"{source}: [{name}] {e}") from None
+    for holds, message in RULES[cls]:
+        if not holds(section):
+            raise ConfigError(f"{source}: [{name}] {message}")
     return section
 
 
