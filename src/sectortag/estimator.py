@@ -55,8 +55,9 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
     ----------
     labels : tuple of str
         The sector codes, in output order.
-    features : {"syllable", "word", "both"}
-        Syllable n-grams of the normalised text (no segmentation), n-grams of underthesea word tokens, or both.
+    features : {"word", "syllable", "both"}
+        N-grams of underthesea word tokens ("dự_toán" and "dự_án" are different words), syllable n-grams of the
+        normalised text (no segmentation, much faster), or both.
     word_ngram_range, syllable_ngram_range : (int, int)
         N-gram ranges of the word and syllable features.
     min_df : int or float
@@ -81,7 +82,7 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
         Largest share of dev paragraphs without a sector that may get one; thresholds rise until it holds
         (1.0: no bound).
     n_jobs : int
-        Processes for word segmentation (-1: all cores).
+        Processes for word segmentation of batches of 2,000 distinct texts or more (-1: all cores).
     random_state : int
         Seed for the SVM and the cross-validation used when no dev set is given.
     min_chars : int
@@ -111,7 +112,7 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
     def __init__(
         self,
         labels: tuple[str, ...] = SECTOR_CODES,
-        features: str = "syllable",
+        features: str = "word",
         word_ngram_range: tuple[int, int] = (1, 2),
         syllable_ngram_range: tuple[int, int] = (1, 2),
         min_df: int | float = 1,
@@ -123,8 +124,8 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
         class_weight: str = "balanced",
         thresholds: str | float = "tuned",
         threshold_window: float = 0.05,
-        false_tag_budget: float = 1.0,
-        n_jobs: int | None = 1,
+        false_tag_budget: float = 0.06,
+        n_jobs: int | None = -1,
         random_state: int = 0,
         min_chars: int = DEFAULT_MIN_CHARS,
     ):
@@ -278,7 +279,7 @@ def compile_pipeline(pipeline: Pipeline, labels: tuple[str, ...]) -> LinearSecto
 def tune_thresholds(Y: np.ndarray, S: np.ndarray, window: float = 0.0, false_tag_budget: float = 1.0) -> np.ndarray:
     """Per sector, the threshold on scores `S` that maximises F1 against `Y` (ties: nearest 0.5); then, while more
     than `false_tag_budget` of the rows without any sector get one, the threshold whose next rise that removes
-    false tags costs the least F1 per false tag removed goes up to that point.
+    one of its tags on such rows costs the least F1 per tag removed goes up to that point.
 
     With `window` > 0 each F1 curve is first averaged over ±window: on a dev set of a few hundred paragraphs the
     raw curve is flat and jagged, and its single best point does not carry over to other text.
@@ -303,17 +304,21 @@ def tune_thresholds(Y: np.ndarray, S: np.ndarray, window: float = 0.0, false_tag
     if none.any() and false_tag_budget < 1:
         S_none = S[none]
 
-        def false_tags(at: np.ndarray) -> float:
+        def false_tags(at: np.ndarray) -> float:  # share of rows without a sector that get one
             return float((S_none >= grid[at]).any(axis=1).mean())
+
+        def wrong_tags(at: np.ndarray, j: int) -> int:  # sector j's tags on rows without a sector
+            return int((S_none[:, j] >= grid[at[j]]).sum())
 
         rate = false_tags(best)
         while rate > false_tag_budget:
-            options = []  # per sector: the nearest higher threshold that removes a false tag, and its F1 cost
-            for j in range(Y.shape[1]):
+            options = []  # per sector: the nearest higher threshold that drops one of its tags on a row without a
+            for j in range(Y.shape[1]):  # sector, and the F1 it costs per tag dropped
+                now = wrong_tags(best, j)
                 for k in range(best[j] + 1, len(grid)):
                     trial = best.copy()
                     trial[j] = k
-                    gain = rate - false_tags(trial)
+                    gain = now - wrong_tags(trial, j)
                     if gain > 0:
                         loss = max(curves[j, best[j]] - curves[j, k], 0.0)
                         options.append((loss / gain, loss, j, trial))
