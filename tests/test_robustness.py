@@ -31,15 +31,18 @@ def test_each_odd_row_gets_a_defined_result(tagger, value, reason):
         assert out.loc[1, "error"].startswith(reason) and out.loc[1, "labels"] == []
 
 
-@pytest.mark.parametrize("text", [
-    "The provincial budget revenue rose by ten percent this year.",
-    "So Noi vu de xuat tinh giam bien che cong chuc cap xa",
-    "<p>Sở Tài chính trình phương án phân bổ dự toán&nbsp;ngân sách năm 2025 &amp; giao cho các huyện.</p>",
-    "Sở Tài chính\u0007 trình phương án\u200b phân bổ dự toán ngân sách năm 2025 😀🎉 cho các huyện.",
+@pytest.mark.parametrize("text,expected", [
+    ("The provincial budget revenue rose by ten percent this year.", None),
+    ("So Noi vu de xuat tinh giam bien che cong chuc cap xa", None),
+    ("<p>Sở Tài chính trình phương án phân bổ dự toán&nbsp;ngân sách năm 2025 &amp; giao cho các huyện.</p>", "tai_chinh"),
+    ("Sở Tài chính\u0007 trình phương án\u200b phân bổ dự toán ngân sách năm 2025 😀🎉 cho các huyện.", "tai_chinh"),
 ])
-def test_foreign_unaccented_html_control_and_emoji_text_is_tagged(tagger, text):
+def test_foreign_unaccented_html_control_and_emoji_text_is_tagged(tagger, text, expected):
     out = tagger.predict_frame(pd.DataFrame({"text": [text]}))
-    assert out.loc[0, "error"] is None and isinstance(out.loc[0, "labels"], list)
+    scores = out.loc[0, [f"score_{c}" for c in tagger.labels_]].astype(float)
+    assert out.loc[0, "error"] is None and scores.between(0, 1).all()  # tagged, with real scores, not refused
+    if expected:  # markup, control characters and emoji do not hide the matter
+        assert expected in out.loc[0, "labels"]
 
 
 def test_html_control_and_emoji_do_not_change_the_prediction(tagger):

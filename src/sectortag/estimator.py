@@ -147,6 +147,18 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
         self.random_state = random_state
         self.min_chars = min_chars
 
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """The names of the hyper-parameters (the arguments of `__init__`)."""
+        return sorted(cls().get_params())
+
+    def check_parameters(self) -> "SectorClassifier":
+        """Check every parameter (the constraints, then the values inside tuples) without fitting; raises
+        InvalidParameterError or ValueError naming the first bad one."""
+        self._validate_params()
+        self._check_values()
+        return self
+
     def _check_values(self) -> None:
         """What `_parameter_constraints` cannot say: ranges inside tuples, values inside lists."""
         for name in ("word_ngram_range", "syllable_ngram_range"):

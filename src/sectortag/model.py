@@ -31,7 +31,7 @@ MAX_CHARS = 20_000  # longer rows are cut (and say so): a paragraph is never thi
 def _parameter_names() -> list[str]:
     from .estimator import SectorClassifier
 
-    return sorted(SectorClassifier._get_param_names())
+    return SectorClassifier.parameter_names()
 
 
 class SectorTagger:

@@ -174,7 +174,7 @@ def check_model(params: Any, source: str) -> dict[str, Any]:
 
     if not isinstance(params, dict):
         raise ConfigError(f"{source}: [model] must be a table")
-    known = SectorClassifier._get_param_names()
+    known = SectorClassifier.parameter_names()
     unknown = sorted(set(params) - set(known) - {"labels"})
     if unknown:
         raise ConfigError(f"{source}: [model] unknown key {unknown[0]!r}; known keys: {', '.join(k for k in known if k != 'labels')}")
@@ -185,8 +185,7 @@ def check_model(params: Any, source: str) -> dict[str, Any]:
             raise ConfigError(f"{source}: [model] {k} must be a finite number, got {v!r}")
     estimator = SectorClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
     try:
-        estimator._validate_params()
-        estimator._check_values()
+        estimator.check_parameters()
     except (InvalidParameterError, ValueError) as e:
         message = str(e).splitlines()[0].replace(" of SectorClassifier", "")
         raise ConfigError(f"{source}: [model] {message}") from None
