@@ -138,3 +138,10 @@ def test_output_columns_never_shift_when_input_fields_drift(tmp_path, suffix):
                 w.write(first)
                 w.write(extra)
         assert not (tmp_path / f"x{suffix}").exists()
+
+
+def test_a_csv_encoding_error_names_its_line(tmp_path):
+    rows = "id,text\n" + "".join(f"{i},Dòng số {i} của tệp.\n" for i in range(3000))
+    path = write(tmp_path / "latin.csv", rows.encode("utf-8") + "3000,caf\xe9\n".encode("latin-1"), mode="b")
+    with pytest.raises(DataError, match=r"latin.csv:line 3002: not UTF-8"):
+        read_file(path)

@@ -48,7 +48,11 @@ def test_runs_versions_and_the_champion_rule(project):
 
     # the champion from the registry predicts like the file, and its hash is the one recorded
     texts = ["Tỉnh giao 1.200 tỷ đồng vốn đầu tư công cho các huyện.", "Lễ khai mạc lễ hội hoa ban."]
+    import tempfile
+
+    before_tmp = set(Path(tempfile.gettempdir()).glob("sectortag-*"))
     from_registry = SectorTagger.load("models:/sectortag@champion")
+    assert set(Path(tempfile.gettempdir()).glob("sectortag-*")) == before_tmp  # nothing left in /tmp by a load
     assert from_registry.predict(texts) == SectorTagger.load(champion_file).predict(texts)
     assert from_registry.sha256_ == client.get_model_version("sectortag", again.version).tags["model_sha256"]
 

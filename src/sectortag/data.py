@@ -114,9 +114,21 @@ def _csv_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.Dat
             for frame in pd.read_csv(f, chunksize=chunk_size, dtype=str, keep_default_na=False):
                 yield frame.replace({"": None}) if "text" in frame.columns else frame
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        raise DataError(f"{path}:line {_first_bad_line(path)}: not UTF-8 ({e.reason})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise DataError(f"{path}: not a readable CSV file ({str(e).strip()})") from None
+
+
+def _first_bad_line(path: Path) -> int:
+    """The line of the first byte that is not UTF-8 (the decoder's own offset counts from its buffer)."""
+    line = 1
+    with path.open("rb") as f:
+        for line, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line
+    return line
 
 
 def _parquet_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
