@@ -121,7 +121,7 @@ class SectorClassifier(MultiOutputMixin, BaseEstimator):
         sublinear_tf: bool = True,
         classifier: str = "logreg",
         C: float = 8.0,
-        class_weight: str = "balanced",
+        class_weight: str = "none",
         thresholds: str | float = "tuned",
         threshold_window: float = 0.05,
         false_tag_budget: float = 0.06,

@@ -41,7 +41,7 @@ GRID = [
     {"features": ["syllable", "both"], "false_tag_budget": [1.0]},
     {"word_ngram_range": [(1, 1), (1, 3)]},
     {"C": [4.0, 16.0]},
-    {"class_weight": ["none"]},
+    {"class_weight": ["balanced"]},
     {"classifier": ["svm"], "C": [0.5]},
     {"thresholds": [0.5]},
     {"threshold_window": [0.0, 0.1]},
