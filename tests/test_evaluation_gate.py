@@ -23,8 +23,8 @@ from sectortag.settings import model_params
 
 # measured by `make evaluate` (reports/evaluation.md): macro-F1 and false-tag rate of the default model
 MEASURED = {
-    "ours": (0.906, 0.079), "ours_articles": (0.834, 0.129), "seed": (0.629, 0.211),
-    "news": (0.781, 0.295), "news_articles": (0.477, 0.047), "legal": (0.507, 0.298),
+    "ours": (0.906, 0.079), "ours_articles": (0.838, 0.129), "seed": (0.629, 0.211),
+    "news": (0.781, 0.295), "news_articles": (0.477, 0.047), "legal": (0.506, 0.298),
 }
 MARGIN = 0.03
 CONTROL = Path(__file__).with_name("gate_control.json")
