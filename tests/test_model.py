@@ -54,9 +54,10 @@ def test_saved_model_scores_exactly_like_the_fitted_pipeline(tagger, corpus):
     assert np.abs(tagger.predict_scores(texts) - pipeline_scores).max() < 1e-6
 
 
-def test_word_and_combined_features_compile_faithfully(corpus):
+def test_every_feature_kind_and_classifier_compiles_faithfully(corpus):
     train, dev = corpus[corpus.split == "train"].head(400), corpus[corpus.split == "dev"].head(100)
-    for params in ({"features": "both", "classifier": "svm", "C": 0.5}, {"features": "word"}):
+    for params in ({"features": "both", "classifier": "svm", "C": 0.5}, {"features": "syllable"},
+                   {"features": "word", "class_weight": "balanced"}):
         t = SectorTagger(**params).fit(list(train.text), list(train.labels), list(dev.text), list(dev.labels))
         texts = list(dev.text[:40])
         assert np.abs(t.predict_scores(texts) - t.estimator_.pipeline_.predict_proba(texts)).max() < 1e-6
