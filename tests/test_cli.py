@@ -97,3 +97,21 @@ def test_retagging_a_tagged_file_keeps_the_true_labels(model_path, tmp_path):
     once, twice = (json.loads((tmp_path / f).read_text(encoding="utf-8")) for f in ("once.jsonl", "twice.jsonl"))
     assert once["labels_true"] == twice["labels_true"] == ["tai_chinh"] and once["labels"] == twice["labels"]
     assert list(twice) == list(once)
+
+
+def test_predict_explain_names_the_terms_behind_each_predicted_sector(model_path, tmp_path):
+    from sectortag.text import tokenize
+
+    texts = ["Cục Thuế tỉnh cho biết thu ngân sách nhà nước năm nay vượt 9% dự toán được giao.",
+             "Chiều 2/2, đoàn công tác đã đến thăm, chúc Tết các gia đình chính sách."]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
+                   encoding="utf-8")
+    assert main("predict", "--input", src, "--output", tmp_path / "o.jsonl", "--model", model_path, "--explain") == 0
+    rows = [json.loads(l) for l in (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert "tai_chinh" in rows[0]["labels"] and rows[1]["labels"] == []
+    why = rows[0]["why_tai_chinh"]
+    terms = [part.rsplit(" (", 1)[0] for part in why.split(", ")]
+    seen = tokenize(texts[0]).lower().replace("_", " ")
+    assert terms and all(term in seen for term in terms) and "(+" in why
+    assert all(rows[1][f"why_{c}"] is None for c in ("tai_chinh", "noi_vu"))  # no sector predicted, no reason given

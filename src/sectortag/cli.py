@@ -115,7 +115,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for chunk in iter_chunks(inp, args.chunk_size, tagger.min_chars):
             if "labels" in chunk:  # a labelled (or already tagged) file: keep the true labels once
                 chunk = chunk.drop(columns="labels") if "labels_true" in chunk else chunk.rename(columns={"labels": "labels_true"})
-            tagged = tagger.predict_frame(chunk.drop(columns=[c for c in chunk if str(c).startswith("score_") or c == "error"]))
+            tagged = tagger.predict_frame(chunk.drop(columns=[c for c in chunk if str(c).startswith(("score_", "why_"))
+                                                              or c == "error"]))
+            if args.explain:
+                tagged = with_reasons(tagger, tagged)
             writer.write(tagged)
             rows += len(tagged)
             errors += int(tagged["error"].notna().sum())
@@ -131,6 +134,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{dropped:,} lines shorter than {tagger.min_chars} characters (captions, bylines, headings) were "
                   f"not tagged", file=sys.stderr)
     return 1 if args.strict and errors else 0
+
+
+def with_reasons(tagger, tagged, top: int = 5):
+    """Add `why_<code>` per sector: for each predicted sector, the terms that pushed its score up the most,
+    as "term (+contribution), …"; empty where the sector was not predicted."""
+    texts = [t if isinstance(t, str) else "" for t in tagged["text"]]
+    reasons = tagger.explain(texts, top=top)
+    for code in tagger.labels_:
+        tagged[f"why_{code}"] = [
+            ", ".join(f"{term} ({c:+.2f})" for term, c in why[code]["up"]) if code in labels else None
+            for why, labels in zip(reasons, tagged["labels"])
+        ]
+    return tagged
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=5000)
     p.add_argument("--n-jobs", type=int, default=None, help="tokenizer processes (-1: all cores)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any row could not be tagged")
+    p.add_argument("--explain", action="store_true",
+                   help="add why_<code> columns: the terms that pushed each predicted sector's score up")
     p.set_defaults(func=cmd_predict)
     return parser
 
