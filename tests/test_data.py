@@ -145,3 +145,14 @@ def test_a_csv_encoding_error_names_its_line(tmp_path):
     path = write(tmp_path / "latin.csv", rows.encode("utf-8") + "3000,caf\xe9\n".encode("latin-1"), mode="b")
     with pytest.raises(DataError, match=r"latin.csv:line 3002: not UTF-8"):
         read_file(path)
+
+
+def test_parquet_output_refuses_a_later_chunk_of_another_type_in_one_line(tmp_path):
+    from sectortag.output import ChunkWriter
+
+    out = tmp_path / "o.parquet"
+    with pytest.raises(DataError, match=r"rows 3-3 do not fit the Parquet schema of the first rows"):
+        with ChunkWriter(out) as w:
+            w.write(pd.DataFrame({"id": [1, 2], "text": ["a", "b"]}))
+            w.write(pd.DataFrame({"id": ["x-3"], "text": ["c"]}))
+    assert not out.exists()
