@@ -24,9 +24,18 @@ from .settings import Settings
 SPLITS = ("train", "dev", "test")
 
 
+def _hashed(key: str, salt: str) -> int:
+    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16)
+
+
 def bucket(key: str, salt: str) -> float:
     """A stable number in [0, 100) for `key`."""
-    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16) % 10000 / 100
+    return _hashed(key, salt) % 10000 / 100
+
+
+def text_key(text: str) -> str:
+    """A text as compared for duplicates: lower case, punctuation and spacing ignored."""
+    return re.sub(r"\W+", " ", text.lower()).strip()
 
 
 def assign_split(keys: list[str], dev_percent: float, test_percent: float, salt: str) -> list[str]:
@@ -78,7 +87,7 @@ def load_labelled(patterns: tuple[str, ...] | list[str], root: str | Path = ".")
 
 def check_conflicts(data: pd.DataFrame) -> None:
     """Refuse the same text under two ids with different labels: one of them is wrong."""
-    key = [re.sub(r"\W+", " ", t.lower()).strip() for t in data["text"]]
+    key = [text_key(t) for t in data["text"]]
     seen: dict[str, tuple[str, list[str]]] = {}
     for k, i, labels in zip(key, data["id"], data["labels"]):
         if k in seen and seen[k][1] != list(labels):
@@ -151,8 +160,7 @@ def evaluation_sets(settings: Settings, root: str | Path = ".",
     ev, salt = settings.evaluation, settings.evaluation.half_salt
 
     def half(keys) -> pd.Series:  # even hash → dev, odd → test
-        return pd.Series(["dev" if int(hashlib.sha256(f"{salt}:{k}".encode()).hexdigest()[:8], 16) % 2 == 0
-                          else "test" for k in keys], index=keys.index)
+        return pd.Series(["dev" if _hashed(str(k), salt) % 2 == 0 else "test" for k in keys], index=keys.index)
 
     seed = root / ev.seed
     if "seed" in include and seed.is_file():

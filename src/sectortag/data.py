@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .labels import SECTOR_CODES, check_labels
+from .labels import check_labels
 from .text import DEFAULT_MIN_CHARS, split_paragraphs, unwrap
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "txt"}

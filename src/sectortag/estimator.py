@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .errors import DataError
-from .features import FEATURE_KINDS, blocks_for, build_vectorizer
+from .features import FEATURE_KINDS, build_vectorizer
 from .labels import SECTOR_CODES
 from .linear import FeatureBlock, LinearSectorModel
 from .metrics import to_matrix

@@ -137,6 +137,11 @@ class SectorTagger:
     # ---- prediction -----------------------------------------------------------------------------
     def _score_rows(self, values: Sequence[Any]) -> tuple[np.ndarray, list[str | None]]:
         """Scores for each row (NaN where the row cannot be tagged) and a reason per row (None when fine)."""
+        scores, errors, _ = self._tokens_and_scores(values)
+        return scores, errors
+
+    def _tokens_and_scores(self, values: Sequence[Any]) -> tuple[np.ndarray, list[str | None], list[str]]:
+        """`_score_rows`, plus each row's tokens ("" where the row cannot be tagged): one tokenization serves both."""
         self._check_fitted()
         errors: list[str | None] = [None] * len(values)
         ok: list[int] = []
@@ -158,7 +163,10 @@ class SectorTagger:
         scores = np.full((len(values), len(self.model_.labels)), np.nan)
         if keep:
             scores[[ok[j] for j in keep]] = self.model_.scores([tokens[j] for j in keep])
-        return scores, errors
+        row_tokens = [""] * len(values)
+        for j, i in enumerate(ok):
+            row_tokens[i] = tokens[j]
+        return scores, errors, row_tokens
 
     def predict_scores(self, X: Iterable[Any]) -> np.ndarray:
         """Scores as an array (n_texts, n_sectors), NaN for rows that cannot be tagged; no pandas needed."""
@@ -204,10 +212,7 @@ class SectorTagger:
     def explain(self, X: Iterable[str], top: int = 5) -> list[dict[str, dict[str, Any]]]:
         """Per text and sector: the score, and the `top` terms that pushed it up and down the most, as
         (term, contribution to the decision value) — TF-IDF value × coefficient, terms as a reader sees them."""
-        self._check_fitted()
-        texts = _as_batch(X)
-        scores = self.predict_scores(texts)
-        tokens = tokenize_many([t if isinstance(t, str) else "" for t in texts], self.n_jobs, self.model_.segment)
+        scores, _, tokens = self._tokens_and_scores(_as_batch(X))
         out = []
         for row, t in enumerate(tokens):
             per = {}

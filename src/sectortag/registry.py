@@ -12,7 +12,6 @@ training run; `models/champion.sectortag` is a copy derived from the alias and r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -170,9 +169,7 @@ def download_version(version) -> Path:
         if _sha(found[0]) != sha:
             raise ModelError(f"models:/{version.name}/{version.version}: the stored model file does not match the "
                              f"SHA-256 recorded at registration; it was replaced or damaged")
-        part = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(found[0], part)
-        os.replace(part, target)
+        copy_atomically(found[0], target)
     return target
 
 
@@ -212,11 +209,17 @@ def _where() -> str:
 
 
 def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .bundle import file_sha256
+
+    return file_sha256(path)
+
+
+def copy_atomically(source: Path, target: Path) -> None:
+    """Copy a file into place so that a reader never sees half of it."""
+    from .files import replaced_atomically
+
+    with replaced_atomically(target) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def log_pyfunc(model_file: Path, example_texts: list[str], example_output) -> str:
@@ -287,7 +290,5 @@ def sync_champion_file(name: str, path: Path, alias: str = "champion") -> bool:
         return False
     source = download_version(version)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, part)
-    os.replace(part, path)
+    copy_atomically(source, path)
     return True

@@ -16,7 +16,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from ..corpus import assign_split, split_keys
+from ..corpus import assign_split, split_keys, text_key
 from ..settings import load_settings
 
 ROOT = Path(".")
@@ -88,7 +88,7 @@ def check_duplicates(records: list[dict]) -> list[str]:
 
     problems, seen = [], {}
     for r in records:
-        key = re.sub(r"\W+", " ", r["text"].lower()).strip()
+        key = text_key(r["text"])
         if key in seen:
             problems.append(f"{r['_where']}: exact duplicate of {seen[key]}")
         seen.setdefault(key, r["_where"])
