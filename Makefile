@@ -8,7 +8,7 @@ SHARED ?= ../shared
 EXTRA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean
+.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean system-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,8 +34,28 @@ predict: $(STAMP) ## tag a file: make predict INPUT=in.jsonl OUTPUT=out.jsonl [M
 validate-data: $(STAMP) ## check datasets/: schema, duplicates, counts, splits
 	$(BIN)/python -m sectortag.jobs.validate_data --config $(CONFIG)
 
-test: $(STAMP) ## run the whole test suite
+# The tests of the optional paths (Spark, a PostgreSQL-backed MLflow server, the HTML report in a browser) need
+# the optional extras and two Debian packages; `make test` installs what is missing and skips, with a reason,
+# what it could not install.
+$(VENV)/.installed-test: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark,db,report]" && touch $@
+
+test: $(VENV)/.installed-test system-deps ## run the whole test suite (installs the optional extras and, as root, PostgreSQL and Chromium when missing)
 	$(BIN)/python -m pytest -q
+
+# Debian packages, installed only when missing and only as root (CI); a user's machine is never touched
+# otherwise: the command to run is printed instead. SYSTEM_DEPS=skip turns it off.
+system-deps: ## install Debian's postgresql and chromium when missing (as root; prints the command otherwise)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ] || [ "$(SYSTEM_DEPS)" = skip ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "note:$$missing not installed; their tests are skipped (to run them: sudo apt-get install$$missing)"; \
+	fi
 
 $(VENV)/.installed-bench: $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]" && touch $@ \
