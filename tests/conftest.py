@@ -72,3 +72,24 @@ def project(tmp_path, corpus, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SECTORTAG_MODEL", raising=False)
     return tmp_path
+
+
+def our_articles(limit: int | None = None) -> dict[str, list[dict]]:
+    """The team's own whole articles of datasets/ (records with an `article` field), paragraphs in order."""
+    articles: dict[str, list[dict]] = {}
+    for path in sorted((ROOT / "datasets" / "paragraphs").glob("*.jsonl")):
+        for line in path.open(encoding="utf-8"):
+            record = json.loads(line)
+            if "article" in record:
+                articles.setdefault(record["article"], []).append(record)
+    chosen = sorted(articles)[:limit]
+    return {a: sorted(articles[a], key=lambda r: r["n"]) for a in chosen}
+
+
+@pytest.fixture(scope="session")
+def article_folder(tmp_path_factory) -> Path:
+    """24 of the team's own whole articles as .txt files (paragraphs separated by blank lines)."""
+    folder = tmp_path_factory.mktemp("articles")
+    for article_id, records in our_articles(24).items():
+        (folder / f"{article_id}.txt").write_text("\n\n".join(r["text"] for r in records) + "\n", encoding="utf-8")
+    return folder

@@ -122,7 +122,9 @@ def test_explanations_name_terms_of_the_paragraph_and_move_the_score(tagger):
 def test_tag_article(tagger):
     article = shared_file("seeds", "seed_article.txt").read_text(encoding="utf-8")
     out = tagger.tag_article(article)
-    assert list(out.columns[:2]) == ["paragraph", "labels"] and len(out) == 28
+    assert list(out.columns[:3]) == ["paragraph_no", "paragraph", "labels"] and len(out) == 22
+    assert list(out.paragraph_no) == list(range(1, 23))
+    assert len(tagger.tag_article(article, captions="tag")) == 28  # the six photo captions, tagged on request
 
 
 def test_thresholds_maximise_f1_and_respect_the_false_tag_budget():

@@ -11,7 +11,8 @@ from mlflow import MlflowClient
 
 from sectortag import ModelError, SectorTagger
 from sectortag.model import MAX_CHARS
-from sectortag.text import BOILERPLATE, clean, normalize, split_paragraphs
+from sectortag.article import BOILERPLATE, split_article, split_paragraphs
+from sectortag.text import clean, normalize
 from sectortag.jobs.train import train
 
 SENTENCE = "Sở Tài chính trình phương án phân bổ dự toán ngân sách năm 2025 cho các huyện."
@@ -117,13 +118,16 @@ def test_text_functions_never_raise(text):
 @given(lines, st.integers(min_value=0, max_value=60))
 def test_split_never_loses_body_text_and_is_idempotent(parts, min_chars):
     article = "\n".join(parts)
-    paragraphs = split_paragraphs(article, min_chars)
+    paragraphs = split_paragraphs(article, min_chars, captions="tag")
     kept = {p.casefold() for p in paragraphs}
     for line in clean(article).split("\n"):
         if line and len(line) >= min_chars and not BOILERPLATE.match(line):  # an empty line holds no text
             assert line.casefold() in kept
+    # with captions skipped, every line is either kept or counted with its reason
+    parts_ = split_article(article, min_chars)
+    assert len(parts_.paragraphs) + parts_.n_dropped == sum(1 for line in clean(article).split("\n") if line)
     if "<" not in article and "&" not in article:
-        assert split_paragraphs("\n".join(paragraphs), min_chars) == paragraphs
+        assert split_paragraphs("\n".join(paragraphs), min_chars, captions="tag") == paragraphs
 
 
 @settings(max_examples=200, deadline=None)

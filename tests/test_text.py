@@ -2,7 +2,8 @@ import json
 import unicodedata
 
 from conftest import shared_file
-from sectortag.text import clean, forget, normalize, split_paragraphs, tokenize, tokenize_many
+from sectortag.article import split_paragraphs, unwrap
+from sectortag.text import clean, forget, normalize, tokenize, tokenize_many
 
 BODY1 = "Sáng 3/4, UBND tỉnh Quảng Trị tổ chức hội nghị triển khai kế hoạch đầu tư công năm 2024 với các sở, ngành."
 BODY2 = "Theo báo cáo, tỉnh đã giải ngân được 48% kế hoạch vốn, cao hơn mức bình quân của cả nước cùng kỳ năm trước."
@@ -78,15 +79,20 @@ def test_a_broken_worker_pool_falls_back_to_this_process(monkeypatch):
 def test_seed_article_paragraphs_once_each():
     article = shared_file("seeds", "seed_article.txt").read_text(encoding="utf-8")
     gold = [json.loads(l)["text"] for l in shared_file("seeds", "seed_article_paragraphs.jsonl").open(encoding="utf-8")]
-    paragraphs = split_paragraphs(article)
-    assert paragraphs == gold
+    assert split_paragraphs(article, captions="tag") == gold
+    paragraphs = split_paragraphs(article)  # captions skipped (the default)
     assert not any(p.startswith(("Đọc thêm", "Tin mới")) for p in paragraphs)
+    # the six photo captions stand right under the repeated title; they name people at the meeting, and the
+    # body resuming under the first repeat (a 249-character sentence) is kept
+    captions = [p for p in gold if p not in paragraphs]
+    assert len(captions) == 6 and paragraphs == [p for p in gold if p in paragraphs]
+    assert all(len(c) < 140 and c.endswith(".") for c in captions)
+    assert any(p.startswith("Chiều 19/9") for p in paragraphs)
 
 
 def test_hard_wrapped_text_is_joined_back_into_paragraphs():
     import textwrap
 
-    from sectortag.text import unwrap
 
     body = [BODY1 + " " + BODY2, BODY2 + " " + BODY1 + " " + BODY2]
     wrapped = "\n\n".join(textwrap.fill(p, 72) for p in body)

@@ -93,60 +93,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .data import iter_chunks
+    from .jobs import predict as job
     from .model import SectorTagger
     from .output import ChunkWriter
 
-    inp, out = Path(args.input), Path(args.output)
     if args.chunk_size < 1:
         raise SectorTagError(f"--chunk-size {args.chunk_size}: must be at least 1")
-    if out.exists() and inp.exists() and out.resolve() == inp.resolve():
-        raise SectorTagError(f"{out}: the output would overwrite the input; choose another output path")
-    if out.is_dir():
-        raise SectorTagError(f"{out}: is a folder; give an output file name (.jsonl, .csv or .parquet)")
-    if out.parent.exists() and not os.access(out.parent, os.W_OK):
-        raise SectorTagError(f"{out}: cannot write into folder {out.parent} (permission denied)")
+    job.check_paths(args.input, args.output)
+    articles = args.articles or job.is_article_input(args.input)
+    if args.summary and not articles:
+        raise SectorTagError("--summary needs whole articles: a folder, a glob, a .txt/.html file, or --articles "
+                             "with --id-column for a file of one article a row")
+    if args.summary:
+        job.check_paths(args.input, args.summary)
     tagger = SectorTagger.load(args.model)
     if args.n_jobs is not None:
         tagger.n_jobs = args.n_jobs
-    progress = Progress(_count_lines(inp) if inp.is_file() else None)
-    rows = errors = 0
-    with ChunkWriter(out) as writer:
-        for chunk in iter_chunks(inp, args.chunk_size, tagger.min_chars):
-            if "labels" in chunk:  # a labelled (or already tagged) file: keep the true labels once
-                chunk = chunk.drop(columns="labels") if "labels_true" in chunk else chunk.rename(columns={"labels": "labels_true"})
-            tagged = tagger.predict_frame(chunk.drop(columns=[c for c in chunk if str(c).startswith(("score_", "why_"))
-                                                              or c == "error"]))
-            if args.explain:
-                tagged = with_reasons(tagger, tagged)
-            writer.write(tagged)
-            rows += len(tagged)
-            errors += int(tagged["error"].notna().sum())
-            progress.update(len(tagged))
+    with ChunkWriter(args.output, excel=args.excel) as writer:
+        if articles:
+            total = len(job.article_files(args.input)) if job.is_article_input(args.input) else None
+            progress = Progress(total)
+            counts, summaries = job.tag_articles(tagger, args.input, writer, args.chunk_size, args.captions,
+                                                 args.id_column, args.text_column, args.explain, progress)
+        else:
+            progress = Progress(_count_lines(Path(args.input)) if args.input != "-" and Path(args.input).is_file() else None)
+            counts = job.tag_rows(tagger, args.input, writer, args.chunk_size, args.text_column, args.explain, progress)
     progress.close()
-    print(f"tagged {rows:,} rows into {out}; {errors:,} rows could not be tagged (see the 'error' column)",
-          file=sys.stderr)
-    if inp.suffix.lower() == ".txt":
-        from .text import short_lines, unwrap
-
-        dropped = short_lines(unwrap(inp.read_text(encoding="utf-8")), tagger.min_chars)
-        if dropped:
-            print(f"{dropped:,} lines shorter than {tagger.min_chars} characters (captions, bylines, headings) were "
-                  f"not tagged", file=sys.stderr)
-    return 1 if args.strict and errors else 0
-
-
-def with_reasons(tagger, tagged, top: int = 5):
-    """Add `why_<code>` per sector: for each predicted sector, the terms that pushed its score up the most,
-    as "term (+contribution), …"; empty where the sector was not predicted."""
-    texts = [t if isinstance(t, str) else "" for t in tagged["text"]]
-    reasons = tagger.explain(texts, top=top)
-    for code in tagger.labels_:
-        tagged[f"why_{code}"] = [
-            ", ".join(f"{term} ({c:+.2f})" for term, c in why[code]["up"]) if code in labels else None
-            for why, labels in zip(reasons, tagged["labels"])
-        ]
-    return tagged
+    where = "standard output" if args.output == "-" else args.output
+    what = f"{counts.articles:,} articles, " if articles else ""
+    job.say(f"tagged {what}{counts.rows:,} rows into {where} with model {tagger.provenance()['model_version'] or 'file'} "
+            f"(sha256 {tagger.provenance()['model_sha256'][:12]}); {counts.errors:,} rows could not be tagged "
+            f"(see the 'error' column)")
+    if counts.dropped and any(counts.dropped.values()):
+        left = ", ".join(f"{n:,} {why}" for why, n in counts.dropped.items() if n)
+        job.say(f"lines left out as not body text: {left} (captions={args.captions}; see README 'Whole articles')")
+    if args.summary:
+        n = job.write_summary(summaries, args.summary, args.excel)
+        job.say(f"summary of {n:,} articles written to {args.summary}")
+    return 1 if args.strict and counts.errors else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,9 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="tag every paragraph of a file")
-    p.add_argument("--input", required=True, help=".jsonl, .csv, .parquet or a .txt article")
-    p.add_argument("--output", required=True, help=".jsonl, .csv or .parquet")
+    p = sub.add_parser("predict", help="tag every paragraph of a file, or every article of a folder")
+    p.add_argument("--input", required=True,
+                   help="paragraphs: .jsonl, .csv, .parquet, or - (JSONL on stdin); whole articles: a .txt or .html "
+                        "file, a folder of them, or a quoted glob ('news/*.html')")
+    p.add_argument("--output", required=True, help=".jsonl, .csv, .parquet, or - (JSONL on stdout)")
+    p.add_argument("--text-column", default="text", help="the column holding the text (default: text)")
+    p.add_argument("--id-column", default="id", help="with --articles: the column naming each article (default: id)")
+    p.add_argument("--articles", action="store_true",
+                   help="each row of a .jsonl/.csv/.parquet input is a whole article (split into paragraphs)")
+    p.add_argument("--summary", help="also write a per-article summary (.csv, .jsonl or .parquet)")
+    p.add_argument("--captions", choices=("skip", "tag"), default="skip",
+                   help="photo captions in articles: skip them (default) or tag them like paragraphs")
+    p.add_argument("--excel", action="store_true", help="CSV with a UTF-8 byte-order mark, for spreadsheet programs")
     p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
     p.add_argument("--chunk-size", type=int, default=5000)
     p.add_argument("--n-jobs", type=int, default=None, help="tokenizer processes (-1: all cores)")

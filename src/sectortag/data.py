@@ -16,7 +16,8 @@ import pandas as pd
 
 from .errors import DataError
 from .labels import check_labels
-from .text import DEFAULT_MIN_CHARS, split_paragraphs, unwrap
+from .article import split_paragraphs, unwrap
+from .text import DEFAULT_MIN_CHARS
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "txt"}
 
@@ -41,23 +42,33 @@ def _parse_labels(value, where: str) -> list[str]:
     return check_labels(value, where)
 
 
-def iter_chunks(path: str | Path, chunk_size: int = 5000, min_chars: int = DEFAULT_MIN_CHARS,
-                labelled: bool = False) -> Iterator[pd.DataFrame]:
-    """Read a file as DataFrames of at most `chunk_size` rows, in file order, without loading it whole.
+STDIN = "-"
 
-    Each frame has a `text` column (and `labels` when the file has them or `labelled` is set).
+
+def iter_chunks(path: str | Path, chunk_size: int = 5000, min_chars: int = DEFAULT_MIN_CHARS,
+                labelled: bool = False, text_column: str = "text") -> Iterator[pd.DataFrame]:
+    """Read a file (or `-`: JSONL on standard input) as DataFrames of at most `chunk_size` rows, in file order,
+    without loading it whole.
+
+    Each frame has a `text_column` column (and `labels` when the file has them or `labelled` is set).
     """
-    path = Path(path)
-    fmt = file_format(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    reader = {"jsonl": _jsonl_chunks, "csv": _csv_chunks, "parquet": _parquet_chunks, "txt": _txt_chunks}[fmt]
+    if str(path) == STDIN:
+        import sys
+
+        fmt, frames = "jsonl", _jsonl_records(sys.stdin.buffer, "<stdin>", chunk_size, text_column)
+    else:
+        path = Path(path)
+        fmt = file_format(path)
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty")
+        reader = {"jsonl": _jsonl_chunks, "csv": _csv_chunks, "parquet": _parquet_chunks, "txt": _txt_chunks}[fmt]
+        frames = reader(path, chunk_size, min_chars, text_column)
     seen_rows = 0
-    for frame in reader(path, chunk_size, min_chars):
-        if "text" not in frame.columns:
-            raise DataError(f"{path}: no 'text' field (found: {', '.join(map(str, frame.columns))})")
+    for frame in frames:
+        if text_column not in frame.columns:
+            raise DataError(f"{path}: no {text_column!r} field (found: {', '.join(map(str, frame.columns))})")
         if "labels" in frame.columns:
             first_line = 2 if fmt == "csv" else 1
             frame["labels"] = [
@@ -78,41 +89,46 @@ def read_file(path: str | Path, labelled: bool = False, min_chars: int = DEFAULT
     return pd.concat(frames, ignore_index=True)
 
 
-def _jsonl_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
-    rows: list[dict] = []
+def _jsonl_chunks(path: Path, chunk_size: int, _min_chars: int, text_column: str) -> Iterator[pd.DataFrame]:
     with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path}:line {number}: not UTF-8 ({e.reason} at byte {e.start})") from None
-            if number == 1:
-                line = line.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:line {number}: broken JSON ({e.msg} at column {e.colno})") from None
-            except RecursionError:
-                raise DataError(f"{path}:line {number}: JSON nested too deeply to be a record") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:line {number}: expected a JSON object, got {type(record).__name__}")
-            if "text" not in record:
-                raise DataError(f"{path}:line {number}: missing field 'text'")
-            rows.append(record)
-            if len(rows) >= chunk_size:
-                yield pd.DataFrame(rows)
-                rows = []
+        yield from _jsonl_records(f, path, chunk_size, text_column)
+
+
+def _jsonl_records(f, path, chunk_size: int, text_column: str) -> Iterator[pd.DataFrame]:
+    """JSON objects, one a line, from a binary file object, in frames of `chunk_size`."""
+    rows: list[dict] = []
+    for number, raw in enumerate(f, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}:line {number}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:line {number}: broken JSON ({e.msg} at column {e.colno})") from None
+        except RecursionError:
+            raise DataError(f"{path}:line {number}: JSON nested too deeply to be a record") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:line {number}: expected a JSON object, got {type(record).__name__}")
+        if text_column not in record:
+            raise DataError(f"{path}:line {number}: missing field {text_column!r}")
+        rows.append(record)
+        if len(rows) >= chunk_size:
+            yield pd.DataFrame(rows)
+            rows = []
     if rows:
         yield pd.DataFrame(rows)
 
 
-def _csv_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
+def _csv_chunks(path: Path, chunk_size: int, _min_chars: int, text_column: str) -> Iterator[pd.DataFrame]:
     try:
         with path.open(encoding="utf-8", newline="") as f:
             for frame in pd.read_csv(f, chunksize=chunk_size, dtype=str, keep_default_na=False):
-                yield frame.replace({"": None}) if "text" in frame.columns else frame
+                yield frame.replace({"": None}) if text_column in frame.columns else frame
     except UnicodeDecodeError as e:
         raise DataError(f"{path}:line {_first_bad_line(path)}: not UTF-8 ({e.reason})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -131,7 +147,7 @@ def _first_bad_line(path: Path) -> int:
     return line
 
 
-def _parquet_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(path: Path, chunk_size: int, _min_chars: int, text_column: str) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -140,21 +156,21 @@ def _parquet_chunks(path: Path, chunk_size: int, _min_chars: int) -> Iterator[pd
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"{path}: not a readable Parquet file ({e})") from None
     schema = parquet.schema_arrow
-    if "text" in schema.names and not (pa.types.is_string(schema.field("text").type)
-                                       or pa.types.is_large_string(schema.field("text").type)):
-        raise DataError(f"{path}: column 'text' has type {schema.field('text').type}, expected string")
+    if text_column in schema.names and not (pa.types.is_string(schema.field(text_column).type)
+                                            or pa.types.is_large_string(schema.field(text_column).type)):
+        raise DataError(f"{path}: column {text_column!r} has type {schema.field(text_column).type}, expected string")
     for batch in parquet.iter_batches(batch_size=chunk_size):
         yield batch.to_pandas()
 
 
-def _txt_chunks(path: Path, chunk_size: int, min_chars: int) -> Iterator[pd.DataFrame]:
+def _txt_chunks(path: Path, chunk_size: int, min_chars: int, text_column: str) -> Iterator[pd.DataFrame]:
     try:
         article = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     paragraphs = split_paragraphs(unwrap(article), min_chars)
     for i in range(0, len(paragraphs), chunk_size):
-        yield pd.DataFrame({"text": paragraphs[i : i + chunk_size]})
+        yield pd.DataFrame({text_column: paragraphs[i : i + chunk_size]})
 
 
 def data_hash(frame: pd.DataFrame) -> str:

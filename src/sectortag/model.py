@@ -19,7 +19,8 @@ import numpy as np
 from . import bundle
 from .errors import ConfigError, DataError, ModelError
 from .linear import LinearSectorModel
-from .text import split_paragraphs, tokenize_many
+from .article import split_article
+from .text import tokenize_many
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -201,13 +202,67 @@ class SectorTagger:
         out["error"] = pd.Series(errors, index=out.index, dtype=object)
         return out
 
-    def tag_article(self, article: str) -> "pd.DataFrame":
-        """Split an article body into paragraphs and tag each: columns paragraph, labels, score_<code>."""
+    def tag_article(self, article: str, captions: str = "skip") -> "pd.DataFrame":
+        """Split one article body into its body paragraphs and tag each: columns paragraph_no, paragraph,
+        labels, score_<code> (see `tag_articles`)."""
+        return self.tag_articles([("article", article)], captions=captions).drop(columns=["article_id", "error"])
+
+    def tag_articles(self, articles: "Iterable[tuple[str, str]] | pd.DataFrame", id_column: str = "article_id",
+                     text_column: str = "text", captions: str = "skip") -> "pd.DataFrame":
+        """Tag whole articles: one row per body paragraph, articles and paragraphs in their order.
+
+        `articles` is an iterable of (article id, text) pairs or a DataFrame with `id_column` and `text_column`.
+        Columns: article_id, paragraph_no (1, 2, … among the article's body paragraphs), paragraph, labels,
+        score_<code>, error. An article with no body paragraph keeps one row: paragraph_no 0, the reason in error. What is body text is decided by `article.split_article` (lines under `min_chars`,
+        site furniture, repeats and, with `captions="skip"`, photo captions are left out); the lines left out
+        per article are in `frame.attrs["dropped"]`.
+        """
         import pandas as pd
 
         self._check_fitted()
-        frame = pd.DataFrame({"paragraph": split_paragraphs(article, self.min_chars)})
-        return self.predict_frame(frame, "paragraph").drop(columns="error")
+        if isinstance(articles, pd.DataFrame):
+            missing = [c for c in (id_column, text_column) if c not in articles.columns]
+            if missing:
+                raise DataError(f"no column {missing[0]!r} in the articles (columns: "
+                                f"{', '.join(map(str, articles.columns))})")
+            articles = zip(articles[id_column], articles[text_column])
+        ids, numbers, paragraphs, dropped = [], [], [], {}
+        for position, item in enumerate(articles):
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise DataError(f"article {position + 1}: expected an (id, text) pair, got {type(item).__name__}")
+            article_id, text = item
+            if not isinstance(text, str):
+                raise DataError(f"article {article_id!r}: the text is {type(text).__name__}, not a string")
+            parts = split_article(text, self.min_chars, captions)
+            dropped[str(article_id)] = parts.dropped
+            body = parts.paragraphs or [None]  # an article without body text keeps one row, paragraph_no 0
+            ids += [str(article_id)] * len(body)
+            numbers += range(1, len(body) + 1) if parts.paragraphs else [0]
+            paragraphs += body
+        frame = pd.DataFrame({"article_id": pd.Series(ids, dtype=object), "paragraph_no": numbers,
+                              "paragraph": pd.Series(paragraphs, dtype=object)})
+        out = self.predict_frame(frame, "paragraph")
+        empty = out["paragraph_no"] == 0
+        out.loc[empty, "error"] = [_no_body(dropped[a]) for a in out.loc[empty, "article_id"]]
+        out.attrs["dropped"] = dropped
+        return out
+
+    def summarize(self, tagged: "pd.DataFrame", main_share: float = 0.2, main_min: int = 2) -> "pd.DataFrame":
+        """Per article of a `tag_articles` frame: body paragraphs, paragraphs and share per sector, the main
+        sectors and the paragraph numbers carrying each sector.
+
+        A sector is **main** when it tags at least `main_share` of the article's body paragraphs and at least
+        `main_min` of them (1 for articles of fewer than 5 body paragraphs); main sectors are listed by count.
+        """
+        from .summary import summarize
+
+        self._check_fitted()
+        return summarize(tagged, self.labels_, main_share, main_min).assign(**self.provenance())
+
+    def provenance(self) -> dict[str, str]:
+        """What produced an output: the registered version (\"\" when the file is not a registered version) and
+        the SHA-256 of the model file; every output records both."""
+        return {"model_version": str(getattr(self, "version_", "") or ""), "model_sha256": getattr(self, "sha256_", "")}
 
     def explain(self, X: Iterable[str], top: int = 5) -> list[dict[str, dict[str, Any]]]:
         """Per text and sector: the score, and the `top` terms that pushed it up and down the most, as
@@ -258,6 +313,11 @@ class SectorTagger:
         tagger.versions_ = dict(doc.get("versions", {}))
         tagger.sha256_ = bundle.file_sha256(path)
         return tagger
+
+
+def _no_body(dropped: dict[str, int]) -> str:
+    left = ", ".join(f"{n} {why}" for why, n in dropped.items() if n)
+    return f"no body paragraphs ({left or 'no text'} lines left out)"
 
 
 def _as_batch(X: Iterable[Any]) -> list[Any]:

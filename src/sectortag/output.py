@@ -4,7 +4,10 @@ an interrupted run never leaves a half-written output under the final name.
 The columns are fixed by the first chunk (input fields in first-seen order, then the tagger's columns) and
 every later chunk is aligned to them, so a value never lands under another header: a field missing from a
 later chunk is left blank, and a field that first appears after the first chunk is kept in JSONL output
-and refused, with one line naming it, in CSV and Parquet output (whose header is already written)."""
+and refused, with one line naming it, in CSV and Parquet output (whose header is already written).
+
+Scores are written rounded to 4 decimals. `-` writes JSONL to standard output; `excel=True` starts a CSV with
+a UTF-8 byte-order mark, so spreadsheet programs open Vietnamese text correctly."""
 
 from __future__ import annotations
 
@@ -20,10 +23,21 @@ from .files import temporary_beside
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
 
 
+SCORE_DECIMALS = 4
+STDOUT = "-"
+
+
 class ChunkWriter:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, excel: bool = False):
+        self.stdout = str(path) == STDOUT
         self.path = Path(path)
-        self.suffix = self.path.suffix.lower()
+        self.suffix = ".jsonl" if self.stdout else self.path.suffix.lower()
+        self.excel = excel
+        if excel and self.suffix != ".csv":
+            raise DataError(f"{path}: --excel writes CSV; name the output .csv")
+        if self.stdout:
+            self.tmp, self._file, self._parquet, self._header, self.columns, self.rows = None, None, None, True, None, 0
+            return
         if self.suffix not in OUTPUT_FORMATS:
             raise DataError(f"{path}: unknown output type {self.suffix!r}; use {', '.join(OUTPUT_FORMATS)}")
         if not self.path.parent.exists():
@@ -36,8 +50,12 @@ class ChunkWriter:
         self.rows = 0
 
     def __enter__(self) -> "ChunkWriter":
-        if self.suffix != ".parquet":
-            self._file = self.tmp.open("w", encoding="utf-8", newline="")
+        if self.stdout:
+            import sys
+
+            self._file = sys.stdout
+        elif self.suffix != ".parquet":
+            self._file = self.tmp.open("w", encoding="utf-8-sig" if self.excel else "utf-8", newline="")
         return self
 
     def _align(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -52,6 +70,9 @@ class ChunkWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         frame = self._align(frame)
+        scores = [c for c in frame.columns if str(c).startswith("score_")]
+        if scores:
+            frame = frame.assign(**{c: frame[c].round(SCORE_DECIMALS) for c in scores})
         self.rows += len(frame)
         if self.suffix == ".jsonl":
             clean = frame.astype(object).where(frame.notna(), None)
@@ -78,6 +99,9 @@ class ChunkWriter:
                                 f"schema of the first rows ({str(e).splitlines()[0][:200]}); write .jsonl or .csv output") from None
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.stdout:
+            self._file.flush()
+            return
         if self._file:
             self._file.close()
         if self._parquet:

@@ -1,4 +1,4 @@
-"""Text before the model: article → paragraphs → normalised text → underthesea word tokens.
+"""Text before the model: a paragraph → normalised text → underthesea word tokens (`article` splits articles).
 
 Tokenization is the expensive step of the whole tool, so `tokenize_many` tokenizes each distinct
 text once, remembers recent results (re-fitting on the same texts, as model selection does, costs nothing),
@@ -15,13 +15,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 DEFAULT_MIN_CHARS = 40
-# lines that are site furniture, not body text, whatever their length
-BOILERPLATE = re.compile(
-    r"^\s*(đọc thêm|xem thêm|tin mới|tin liên quan|tin cùng chuyên mục|bài liên quan|chủ đề\b|từ khóa|"
-    r"tags?\s*:|chia sẻ|theo dõi .{0,40}trên|bản quyền|©|copyright|in bài|gửi bài|bình luận|"
-    r"quay lại|lên đầu trang|trang chủ)",
-    re.IGNORECASE,
-)
 _TAG = re.compile(r"<[^>]{0,200}>")
 # control and format characters (zero-width spaces, BOM, bidi marks), except line breaks and tabs
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -54,57 +47,6 @@ def clean(text: str) -> str:
     text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-
-
-def split_paragraphs(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> list[str]:
-    """Split an article body into its body paragraphs, in order, each once.
-
-    A paragraph is a non-empty line. Dropped: site boilerplate ("Đọc thêm", "Tin mới …"), lines shorter than
-    `min_chars` characters (captions, bylines), and later repeats of a line already seen (a title repeated
-    under each photo).
-    """
-    seen: set[str] = set()
-    out: list[str] = []
-    for line in clean(article).split("\n"):
-        if not line or len(line) < min_chars or BOILERPLATE.match(line):
-            continue
-        key = line.casefold()
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(line)
-    return out
-
-
-_SENTENCE_END = (".", "!", "?", ":", ";", '"', "”", "»", ")", "…")
-
-
-def unwrap(text: str) -> str:
-    """Undo hard wrapping: when most lines are of a similar width (at most 100 characters) and run on without
-    final punctuation, the lines of each block are joined back into one paragraph. Other text is returned as is."""
-    lines = clean(text).split("\n")
-    filled = [l for l in lines if l]
-    if len(filled) < 4:
-        return text
-    width = sorted(len(l) for l in filled)[int(0.8 * (len(filled) - 1))]
-    full = [l for l in filled if len(l) >= 0.75 * width]
-    running_on = [l for l in full if not l.endswith(_SENTENCE_END)]
-    if width > 100 or len(full) < 0.5 * len(filled) or len(running_on) < 0.5 * len(full):
-        return text
-    out: list[str] = []
-    joinable = False  # the previous line filled the width, so this one continues its paragraph
-    for line in lines:
-        if line and joinable and out:
-            out[-1] += " " + line
-        else:
-            out.append(line)
-        joinable = bool(line) and len(line) >= 0.75 * width and not line.endswith(_SENTENCE_END)
-    return "\n".join(out)
-
-
-def short_lines(article: str, min_chars: int = DEFAULT_MIN_CHARS) -> int:
-    """How many non-empty lines `split_paragraphs` leaves out for being shorter than `min_chars`."""
-    return sum(1 for line in clean(article).split("\n") if line and len(line) < min_chars)
 
 
 @functools.lru_cache(maxsize=500_000)
