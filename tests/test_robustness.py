@@ -85,7 +85,7 @@ def test_interrupted_training_changes_nothing(project, monkeypatch):
     assert [str(v.version) for v in client.search_model_versions("name='sectortag'")] == ["1"]
     assert str(client.get_model_version_by_alias("sectortag", "champion").version) == first.version
     assert champion.read_bytes() == before
-    assert sorted(p.name for p in (project / "models").iterdir()) == ["champion.sectortag"]
+    assert sorted(p.name for p in (project / "models").iterdir()) == ["champion.sectortag", "champion.sectortag.json"]  # no half-written files
 
 
 def test_training_refuses_a_split_without_a_sector(project):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conftest import CONFIG
 from sectortag import ModelError, SectorTagger
 from sectortag.bundle import MAGIC
 
@@ -46,6 +47,8 @@ def test_crafted_files_on_the_env_and_champion_paths_and_the_cli(tmp_path, monke
     with pytest.raises(ModelError):
         SectorTagger.load()
     monkeypatch.delenv("SECTORTAG_MODEL")
+    (tmp_path / "training").mkdir()  # a project folder, whose champion file is the crafted one
+    shutil.copy(CONFIG, tmp_path / "training" / "config.toml")
     (tmp_path / "models").mkdir()
     shutil.copy(evil, tmp_path / "models" / "champion.sectortag")
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import Interrupted, SectorTagError
+from .errors import Interrupted, ModelMismatchWarning, SectorTagError
+from .home import default_config
 
 
 
@@ -54,7 +55,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
-    result = train(args.config, extra=args.extra, overrides=overrides, say=lambda s: print(s, flush=True))
+    config = Path(args.config or default_config())
+    result = train(config, root=config.resolve().parent.parent, extra=args.extra, overrides=overrides,
+                   say=lambda s: print(s, flush=True))
     print(format_table(result.metrics))
     prev = "none" if result.previous_champion is None else f"{result.previous_champion:.4f}"
     print(f"registered sectortag version {result.version} as '{result.alias}' "
@@ -76,7 +79,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from .corpus import evaluation_sets
         from .settings import load_settings
 
-        for name, parts in evaluation_sets(load_settings(args.config), include=("ours", "seed", "news", "news_articles")).items():
+        config = Path(args.config or default_config())
+        for name, parts in evaluation_sets(load_settings(config), config.resolve().parent.parent,
+                                           include=("ours", "seed", "news", "news_articles")).items():
             for part in ("test", "dev") if name != "ours" else ("test", "articles"):
                 if part in parts:
                     sets[f"{name}_{part}"] = parts[part]
@@ -121,7 +126,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress.close()
     where = "standard output" if args.output == "-" else args.output
     what = f"{counts.articles:,} articles, " if articles else ""
-    job.say(f"tagged {what}{counts.rows:,} rows into {where} with model {tagger.provenance()['model_version'] or 'file'} "
+    job.say(f"tagged {what}{counts.rows:,} rows into {where} with model {('version ' + tagger.provenance()['model_version']) if tagger.provenance()['model_version'] else 'file'} "
             f"(sha256 {tagger.provenance()['model_sha256'][:12]}); {counts.errors:,} rows could not be tagged "
             f"(see the 'error' column)")
     if counts.dropped and any(counts.dropped.values()):
@@ -133,12 +138,43 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if args.strict and counts.errors else 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .jobs import models
+
+    if args.action == "list":
+        rows = models.list_versions()
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False))
+        else:
+            print(models.format_versions(rows))
+    elif args.action == "show":
+        print(json.dumps(models.show(args.version), ensure_ascii=False, indent=1))
+    else:
+        previous, path = models.promote(args.version)
+        if previous == str(args.version):
+            print(f"version {args.version} is already the champion; {path} checked")
+        else:
+            print(f"version {args.version} is now the champion (was {previous or 'none'}; recorded on the version "
+                  f"as promoted_from); {path} refreshed")
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"sectortag {version('sectortag')}"
+    except PackageNotFoundError:
+        return "sectortag (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sectortag", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train on the configured data, log to MLflow, register a version")
-    p.add_argument("--config", default="training/config.toml")
+    p.add_argument("--config", help="default: training/config.toml of the project")
     p.add_argument("--extra", action="append", help="an extra labelled file for the training split (repeatable)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one config value")
     p.set_defaults(func=cmd_train)
@@ -146,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a model on labelled paragraphs")
     p.add_argument("--data", help="labelled file; default: the test split and ../shared sets when present")
     p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
-    p.add_argument("--config", default="training/config.toml")
+    p.add_argument("--config", help="default: training/config.toml of the project")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
@@ -170,11 +206,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true",
                    help="add why_<code> columns: the terms that pushed each predicted sector's score up")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="registered versions: list, show one, promote one to champion")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("list", help="versions, aliases, dev/test macro-F1, bundle hash, created, run")
+    q.add_argument("--json", action="store_true", help="print one JSON array")
+    q = actions.add_parser("show", help="everything about one version")
+    q.add_argument("version")
+    q = actions.add_parser("promote", help="make VERSION the champion (hash checked; champion file refreshed)")
+    q.add_argument("version")
+    p.set_defaults(func=cmd_models)
     return parser
 
 
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """sectortag's own warnings as one line on stderr (others as Python prints them)."""
+    if issubclass(category, ModelMismatchWarning):
+        print(f"sectortag: note: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = None
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _show_warning
+    import warnings
+
     args = build_parser().parse_args(argv)
+    if _show_warning is None:
+        _show_warning = warnings.showwarning
+        warnings.showwarning = _note
     try:
         return args.func(args)
     except Interrupted as e:

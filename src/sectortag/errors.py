@@ -19,3 +19,7 @@ class ConfigError(SectorTagError):
 
 class Interrupted(SectorTagError):
     """A job was stopped (Ctrl-C); the message says what had and had not changed."""
+
+
+class ModelMismatchWarning(UserWarning):
+    """The project's champion file and the registry's champion alias disagreed (the message says which was used)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import bundle
-from .errors import ConfigError, DataError, ModelError
+from .errors import ConfigError, DataError, ModelError, ModelMismatchWarning, SectorTagError
 from .linear import LinearSectorModel
 from .article import split_article
 from .text import tokenize_many
@@ -25,7 +25,6 @@ from .text import tokenize_many
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_MODEL_PATH = Path("models") / "champion.sectortag"
 MAX_CHARS = 20_000  # longer rows are cut (and say so): a paragraph is never this long
 
 
@@ -290,18 +289,21 @@ class SectorTagger:
     @classmethod
     def load(cls, source: str | Path | None = None, trusted_sha256: str | None = None) -> "SectorTagger":
         """Load a model: a file path, a `models:/name@alias`, `models:/name/version` or `runs:/` URI, or (None)
-        the champion: `$SECTORTAG_MODEL`, else models/champion.sectortag, else the registry's champion.
+        the champion: `$SECTORTAG_MODEL`, else the project's models/champion.sectortag — checked against the
+        registry's champion alias: when they differ, a warning says so and the registry's champion is used
+        (and the file refreshed) — else the registry's champion.
 
         Model files are data (arrays and JSON) and never run code; a registry model is also checked against
         the SHA-256 recorded when it was registered.
         """
+        version = ""
+        source = source if source is not None else os.environ.get("SECTORTAG_MODEL")
         if source is None:
-            source = os.environ.get("SECTORTAG_MODEL") or (
-                DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None)
-        if source is None or str(source).startswith(("models:/", "runs:/")):
+            path, trusted_sha256, version = _champion()
+        elif str(source).startswith(("models:/", "runs:/")):
             from .registry import fetch_model  # only a registry load needs MLflow
 
-            path, trusted_sha256 = fetch_model(None if source is None else str(source))
+            path, trusted_sha256, version = fetch_model(str(source), with_version=True)
         else:
             path = Path(source)
         model, doc = bundle.load(path, trusted_sha256)
@@ -312,7 +314,46 @@ class SectorTagger:
         tagger.metadata_ = dict(doc.get("metadata", {}))
         tagger.versions_ = dict(doc.get("versions", {}))
         tagger.sha256_ = bundle.file_sha256(path)
+        if not version:
+            from .registry import read_sidecar
+
+            note = read_sidecar(path)
+            version = note.get("version", "") if note.get("sha256") == tagger.sha256_ else ""
+        tagger.version_ = version
         return tagger
+
+
+def _champion() -> tuple[Path, str | None, str]:
+    """The champion's file, its trusted SHA-256 (None: the file's own header hash) and version, making sure the
+    project's champion file and the registry's alias agree."""
+    import warnings
+
+    from . import registry
+    from .home import champion_file, project_home
+
+    path = champion_file()
+    home = project_home()
+    has_registry = bool(os.environ.get("MLFLOW_TRACKING_URI")) or bool(home and (home / "mlflow.db").is_file())
+    if path is not None and path.is_file():
+        if not has_registry:
+            return path, None, ""
+        note = registry.read_sidecar(path)
+        try:
+            ref = registry.champion_ref()
+        except SectorTagError as e:
+            warnings.warn(f"could not check the registry's champion ({e}); using {path}", ModelMismatchWarning, 2)
+            return path, None, ""
+        if ref is None or ref[1] == bundle.file_sha256(path):
+            return path, None, ref[0] if ref else ""
+        mine = f"version {note['version']}" if note.get("version") else "an unregistered model"
+        warnings.warn(f"{path} holds {mine}, but the registry's champion is version {ref[0]}: using version "
+                      f"{ref[0]} and refreshing {path.name}", ModelMismatchWarning, 2)
+        registry.start()
+        registry.sync_champion_file(registry.DEFAULT_NAME, path)
+        return path, ref[1], ref[0]
+    if has_registry:
+        return registry.fetch_model(None, with_version=True)
+    raise ModelError("no trained model: run `make train` (or pass --model FILE or set SECTORTAG_MODEL)")
 
 
 def _no_body(dropped: dict[str, int]) -> str:

@@ -1,8 +1,8 @@
 """MLflow: runs, registered versions, the champion alias, and fetching a registered model.
 
-The tracking URI is MLflow's own: `MLFLOW_TRACKING_URI` when set (a shared server works unchanged), else
-MLflow's default, the SQLite file `mlflow.db` in the working directory. Nothing happens at import: `start()`
-quietens MLflow and checks that the server answers.
+The tracking URI is `MLFLOW_TRACKING_URI` when set (a shared server works unchanged), else the SQLite file
+`mlflow.db` of the project (`home.py`), wherever the command is run from. Nothing happens at import: `start()`
+sets the URI, quietens MLflow and checks that the server answers.
 
 What must be serial is serialised with a file lock (`registry_lock`): creating or migrating a new local
 store, and the read–compare–move of the champion alias. The alias move is the single commit point of a
@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import ModelError, SectorTagError
+from .home import default_tracking_uri, project_home
 
 DEFAULT_NAME = "sectortag"
 MODEL_FILE = "sectortag.model"
@@ -41,7 +42,11 @@ def start() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\.pyfunc\.utils\.data_validation")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    uri = mlflow.get_tracking_uri()
+    uri = default_tracking_uri()
+    if uri is None:
+        raise SectorTagError("no MLflow store: run inside the sectortag project (or set SECTORTAG_HOME to it), "
+                             "or set MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -59,7 +64,8 @@ def _lock_path() -> Path:
     if parsed.scheme == "sqlite":
         db = Path(mlflow.get_tracking_uri()[len("sqlite:///"):])
         return db.with_name(f".{db.name}.lock")
-    return Path(".sectortag-registry.lock")
+    home = project_home()
+    return (home if home else _cache_dir().parent) / ".sectortag-registry.lock"
 
 
 @contextlib.contextmanager
@@ -83,6 +89,10 @@ def open_experiment(name: str) -> None:
     import mlflow
 
     with registry_lock():
+        home = project_home()
+        if urlparse(mlflow.get_tracking_uri()).scheme == "sqlite" and home and mlflow.get_experiment_by_name(name) is None:
+            # artifacts beside the project's store, not in whatever folder the first run started from
+            mlflow.create_experiment(name, artifact_location=(home / "mlruns").as_uri())
         mlflow.set_experiment(name)
 
 
@@ -173,9 +183,9 @@ def download_version(version) -> Path:
     return target
 
 
-def fetch_model(uri: str | None) -> tuple[Path, str]:
-    """A local model file and its trusted SHA-256 for `models:/name@alias`, `models:/name/version`,
-    `runs:/<run>/model` or None (the champion of `sectortag`)."""
+def fetch_model(uri: str | None, with_version: bool = False) -> tuple[Path, str] | tuple[Path, str, str]:
+    """A local model file and its trusted SHA-256 (and, `with_version`, its version number) for
+    `models:/name@alias`, `models:/name/version`, `runs:/<run>/model` or None (the champion of `sectortag`)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -197,9 +207,12 @@ def fetch_model(uri: str | None) -> tuple[Path, str]:
                 name, _, number = uri[len("models:/"):].partition("/")
                 version = client.get_model_version(name, number)
     except MlflowException as e:
+        if uri == f"models:/{DEFAULT_NAME}@champion":
+            raise ModelError(f"no trained model: run `make train` (no champion in MLflow at {_where()})") from None
         raise ModelError(f"{uri}: not found in MLflow at {_where()} ({e.message.splitlines()[0]}); "
                          f"train one with `make train`") from None
-    return download_version(version), version.tags[SHA_TAG]
+    path = download_version(version)
+    return (path, version.tags[SHA_TAG], str(version.version)) if with_version else (path, version.tags[SHA_TAG])
 
 
 def _where() -> str:
@@ -281,14 +294,66 @@ def register_and_promote(model_uri: str, name: str, sha256: str, score: float, c
 
 
 def sync_champion_file(name: str, path: Path, alias: str = "champion") -> bool:
-    """Make `path` a copy of the model holding `alias` (repairing a stale or missing copy); returns whether
-    it changed. Without a champion, nothing is done."""
+    """Make `path` a copy of the model holding `alias` (repairing a stale or missing copy), with the sidecar
+    `<path>.json` saying which version it is; returns whether the model file changed. Without a champion,
+    nothing is done."""
     version = champion_version(name, alias)
     if version is None or not version.tags.get(SHA_TAG):
         return False
-    if path.is_file() and _sha(path) == version.tags[SHA_TAG]:
-        return False
-    source = download_version(version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    copy_atomically(source, path)
-    return True
+    changed = not (path.is_file() and _sha(path) == version.tags[SHA_TAG])
+    if changed:
+        source = download_version(version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        copy_atomically(source, path)
+    note = {"name": name, "alias": alias, "version": str(version.version), "sha256": version.tags[SHA_TAG],
+            "run_id": version.run_id or "", "tracking_uri": _where()}
+    if read_sidecar(path) != note:
+        write_sidecar(path, note)
+    return changed
+
+
+def sidecar(path: Path) -> Path:
+    """`models/champion.sectortag` → `models/champion.sectortag.json`: which registered version the file is."""
+    return path.with_name(path.name + ".json")
+
+
+def read_sidecar(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(sidecar(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_sidecar(path: Path, note: dict) -> None:
+    import json
+
+    from .files import replaced_atomically
+
+    with replaced_atomically(sidecar(path)) as tmp:
+        tmp.write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
+
+
+def champion_ref(name: str = DEFAULT_NAME, alias: str = "champion") -> tuple[str, str] | None:
+    """(version, SHA-256) of the model holding `alias`, or None. Reads the project's SQLite store directly
+    when that is the store (no MLflow import, so loading a model stays fast), else asks MLflow."""
+    import sqlite3
+
+    uri = default_tracking_uri()
+    if uri and uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+                row = con.execute(
+                    "SELECT a.version, t.value FROM registered_model_aliases a LEFT JOIN model_version_tags t "
+                    "ON t.name = a.name AND t.version = a.version AND t.key = ? WHERE a.name = ? AND a.alias = ?",
+                    (SHA_TAG, name, alias)).fetchone()
+            return None if row is None else (str(row[0]), row[1] or "")
+        except sqlite3.Error:
+            pass  # another schema: ask MLflow
+    start()
+    version = champion_version(name, alias)
+    return None if version is None else (str(version.version), version.tags.get(SHA_TAG, ""))
