@@ -8,7 +8,7 @@ SHARED ?= ../shared
 EXTRA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean system-deps
+.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean system-deps serve
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ $(VENV)/.installed-bench: $(STAMP) pyproject.toml
 
 bench: $(VENV)/.installed-bench ## measure throughput, memory, start-up and training time; writes reports/bench.{json,md}
 	$(BIN)/python -m sectortag.jobs.bench --shared $(SHARED)
+
+SERVE_PORT ?= 5002
+serve: $(STAMP) ## serve the champion over HTTP (POST /invocations) on 127.0.0.1:$(SERVE_PORT) with mlflow models serve
+	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(abspath mlflow.db)}" \
+	  $(BIN)/mlflow models serve -m "models:/sectortag@champion" --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 mlflow-ui: $(STAMP) ## browse runs and models at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}

@@ -63,14 +63,18 @@ def test_runs_versions_and_the_champion_rule(project):
         "out = m.predict(pd.DataFrame({'text': ['Tỉnh thu ngân sách 9.000 tỷ đồng, vượt dự toán.', None]}));"
         "sig = m.metadata.signature.outputs.to_dict();"
         "print(json.dumps({'labels': [list(l) for l in out['labels']], 'columns': list(out.columns), "
-        "'error': list(out['error']), 'labels_type': sig[0]['type']}))"
+        "'error': list(out['error']), 'labels_type': sig[0]['type'], 'version': list(out['model_version']), "
+        "'sha': list(out['model_sha256']), 'score_missing': out['score_tai_chinh'][1]}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["columns"][0] == "labels" and "score_tai_chinh" in result["columns"]
     assert "tai_chinh" in result["labels"][0] and result["labels"][1] == []
-    assert result["error"] == ["", "missing text"] and result["labels_type"] == "array"
+    assert result["error"] == [None, "missing text"] and result["labels_type"] == "array"
+    assert result["score_missing"] is None  # null, not NaN: the output is valid JSON
+    champion = client.get_model_version_by_alias("sectortag", "champion")
+    assert result["version"] == [str(champion.version)] * 2 and result["sha"] == [champion.tags["model_sha256"]] * 2
 
 
 def test_a_replaced_registry_artifact_is_refused(project, model_file):

@@ -249,7 +249,8 @@ def log_pyfunc(model_file: Path, example_texts: list[str], example_output) -> st
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", "text")]),
         outputs=Schema([ColSpec(Array("string"), "labels"), *[ColSpec("double", f"score_{c}") for c in SECTOR_CODES],
-                        ColSpec("string", "error")]),
+                        ColSpec("string", "error"), ColSpec("string", "model_version"),
+                        ColSpec("string", "model_sha256")]),
     )
     package_dir = Path(__file__).resolve().parent
     info = mlflow.pyfunc.log_model(
@@ -333,6 +334,19 @@ def write_sidecar(path: Path, note: dict) -> None:
 
     with replaced_atomically(sidecar(path)) as tmp:
         tmp.write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
+
+
+def version_of(sha256: str, name: str = DEFAULT_NAME) -> str:
+    """The registered version whose model file has this SHA-256, or "" when the registry cannot say (not
+    registered, or no store reachable: a served or Spark-scored pyfunc still works, without the number)."""
+    try:
+        start()
+        from mlflow import MlflowClient
+
+        found = MlflowClient().search_model_versions(f"name = '{name}' and tags.{SHA_TAG} = '{sha256}'")
+    except Exception:  # provenance is best effort here; the hash is always recorded
+        return ""
+    return str(found[0].version) if found else ""
 
 
 def champion_ref(name: str = DEFAULT_NAME, alias: str = "champion") -> tuple[str, str] | None:
