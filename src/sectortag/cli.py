@@ -125,7 +125,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             counts = job.tag_rows(tagger, args.input, writer, args.chunk_size, args.text_column, args.explain, progress)
     progress.close()
     where = "standard output" if args.output == "-" else args.output
-    what = f"{counts.articles:,} articles, " if articles else ""
+    what = f"{counts.articles:,} article{'s' if counts.articles != 1 else ''}, " if articles else ""
     job.say(f"tagged {what}{counts.rows:,} rows into {where} with model {('version ' + tagger.provenance()['model_version']) if tagger.provenance()['model_version'] else 'file'} "
             f"(sha256 {tagger.provenance()['model_sha256'][:12]}); {counts.errors:,} rows could not be tagged "
             f"(see the 'error' column)")
@@ -134,7 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         job.say(f"lines left out as not body text: {left} (captions={args.captions}; see README 'Whole articles')")
     if args.summary:
         n = job.write_summary(summaries, args.summary, args.excel)
-        job.say(f"summary of {n:,} articles written to {args.summary}")
+        job.say(f"summary of {n:,} article{'s' if n != 1 else ''} written to {args.summary}")
     return 1 if args.strict and counts.errors else 0
 
 
