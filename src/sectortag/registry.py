@@ -46,7 +46,9 @@ def start() -> None:
     if uri is None:
         raise SectorTagError("no MLflow store: run inside the sectortag project (or set SECTORTAG_HOME to it), "
                              "or set MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
+    # through the environment, as MLflow reads it on every call (and subprocesses inherit it); setting MLflow's
+    # process-wide URI instead would outlive a later change of MLFLOW_TRACKING_URI in the same process
+    os.environ["MLFLOW_TRACKING_URI"] = uri
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
