@@ -181,6 +181,21 @@ def test_report_cli_line_and_one_line_errors(model_file, article_folder, tmp_pat
     review = sum(p["review"] for p in page.paragraphs.values())
     assert re.fullmatch(rf"report of 24 articles, {len(page.paragraphs)} paragraphs, {review} to review \(margin 0\.05\) "
                         rf"written to {re.escape(str(out))} in \d+\.\d s", line), line
+    # a file of one article a row, and a folder with a file that cannot be read: its reason is shown
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text('{"doc": "d1", "text": "Thu ngân sách nhà nước 10 tháng đạt 96% dự toán năm.\\nHuyện đã thu '
+                        'hồi 38 ha đất để giải phóng mặt bằng khu công nghiệp."}\n', encoding="utf-8")
+    assert main(["report", "--input", str(articles), "--articles", "--id-column", "doc", "--output", str(out),
+                 "--model", str(model_file)]) == 0
+    assert list(Page(out.read_text(encoding="utf-8")).paragraphs) == [("d1", 1), ("d1", 2)]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.txt").write_bytes("Thu ngân sách đạt 96% dự toán năm nay.".encode("utf-16"))
+    (tmp_path / "in" / "good.txt").write_text("Thu ngân sách nhà nước 10 tháng đạt 96% dự toán năm.", encoding="utf-8")
+    assert main(["report", "--input", str(tmp_path / "in"), "--output", str(out), "--model", str(model_file)]) == 0
+    page = Page(out.read_text(encoding="utf-8"))
+    assert page.articles == ["bad.txt", "good.txt"] and list(page.paragraphs) == [("good.txt", 1)]
+    assert len(page.notes) == 1 and "bad.txt: not UTF-8" in page.notes[0]
+    capsys.readouterr()
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"text": "Thu ngân sách nhà nước 10 tháng đạt 96% dự toán năm."}\n', encoding="utf-8")
     for args, message in [(["--input", str(rows)], "report needs whole articles"),

@@ -175,6 +175,8 @@ def _article_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .report import DEFAULT_MARGIN
+
     parser = argparse.ArgumentParser(prog="sectortag", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -212,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                         ".jsonl/.csv/.parquet file of one article a row")
     p.add_argument("--output", required=True, help="the page to write (.html)")
     _article_arguments(p)
-    p.add_argument("--margin", type=float, default=0.1,
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                    help="mark a paragraph 'to review' when a sector's score is within this of its threshold "
-                        "(default: 0.1)")
+                        f"(default: {DEFAULT_MARGIN})")
     p.set_defaults(func=cmd_report)
     return parser
 

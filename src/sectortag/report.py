@@ -167,12 +167,12 @@ def _paragraph(row, scores: list[float], near: list[int], why, codes: list[str],
         extra += f'<div class="review-note"><span class="flag">to review</span> {detail}</div>'
     if isinstance(row["error"], str) and row["error"]:
         extra += f'<div class="note">{html.escape(row["error"])}</div>'
-    chips = _badges(labels, names) or '<span class="none">no sector</span>'
+    chips = f'<div class="chips">{_badges(labels, names)}</div>' if labels else ""
     attrs = f'data-paragraph="{int(row["paragraph_no"])}" data-sectors="{" ".join(codes[j] for j in labels)}"'
     classes = "para" + (" review" if near else "") + ("" if labels else " untagged")
     return (f'<div class="{classes}" {attrs}{" data-review" if near else ""}><div class="marks">{marks}</div>'
             f'<div class="no">{int(row["paragraph_no"])}</div><div class="body"><p>{highlight(text, terms, names)}</p>'
-            f'<div class="chips">{chips}</div>{extra}</div></div>')
+            f'{chips}{extra}</div></div>')
 
 
 def _article(n: int, article_id: str, summary_row, rows: list[str], codes: list[str], names: list[str],
@@ -193,15 +193,15 @@ def _table(summary, codes: list[str], names: list[str], review: dict[str, int]) 
     for n, row in enumerate(summary.itertuples(index=False), start=1):
         data = row._asdict()
         main = [codes.index(c) for c in str(data["main_sectors"]).split(";") if c in codes]
-        cells = "".join(f'<td class="n{"" if data[f"n_{c}"] else " zero"}">{int(data[f"n_{c}"])}</td>'
-                        for c in codes)
+        cells = "".join(f'<td class="n"><span class="count s{j}">{int(data[f"n_{c}"])}</span></td>' if data[f"n_{c}"]
+                        else '<td class="n zero">0</td>' for j, c in enumerate(codes))
         to_review = review.get(data["article_id"], 0)
-        rows.append(f'<tr><td class="n">{n}</td><td><a href="#a{n}">{html.escape(str(data["article_id"]))}</a></td>'
+        rows.append(f'<tr><td class="n">{n}</td><td class="id"><a href="#a{n}">{html.escape(str(data["article_id"]))}</a></td>'
                     f'<td>{_badges(main, names) or "<span class=none>none</span>"}</td>'
                     f'<td class="n">{int(data["paragraphs"])}</td>{cells}'
                     f'<td class="n{"" if to_review else " zero"}">{to_review}</td></tr>')
-    return (f'<table><thead><tr><th class="n">#</th><th>Article</th><th>Main sectors</th><th class="n">Paragraphs</th>'
-            f'{head}<th class="n">To review</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return (f'<div class="scroll"><table><thead><tr><th class="n">#</th><th>Article</th><th>Main sectors</th><th class="n">Paragraphs</th>'
+            f'{head}<th class="n">To review</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _short(name: str) -> str:
@@ -261,7 +261,7 @@ h3{font-size:15px;margin:0 0 10px;color:var(--muted);font-weight:600;text-transf
 .legend{display:flex;flex-wrap:wrap;gap:8px 18px;align-items:center;font-size:13.5px;color:var(--muted)}
 .badge{display:inline-block;background:var(--c);color:#fff;border-radius:999px;padding:1px 10px;font-size:12.5px;
 font-weight:600;margin:0 4px 2px 0;white-space:nowrap}
-.none{color:#9aa1ad;font-size:12.5px}
+.none{color:#9aa1ad;font-size:12.5px}.greyed{color:#7a8190}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;background:var(--c);margin-right:5px}
 .charts{display:flex;flex-wrap:wrap;gap:8px 36px}
 .chart{margin:0}.chart figcaption{font-size:13.5px;color:var(--muted);margin-bottom:4px}
@@ -271,7 +271,8 @@ th{text-align:left;font-weight:600;color:var(--muted);font-size:12.5px;border-bo
 padding:6px 8px;white-space:nowrap}
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
 tbody tr:hover{background:#f8f9fb}
-.n{text-align:right;font-variant-numeric:tabular-nums}td.zero{color:#c2c7d0}
+.n{text-align:right;font-variant-numeric:tabular-nums}td.zero{color:#c2c7d0}.scroll{overflow-x:auto}td.id{white-space:nowrap}
+.count{background:var(--t);color:var(--c);font-weight:650;border-radius:5px;padding:1px 7px}
 a{color:#1f5fbf;text-decoration:none}a:hover{text-decoration:underline}
 .article header{display:flex;flex-wrap:wrap;justify-content:space-between;gap:6px 16px;align-items:baseline;
 border-bottom:1px solid var(--line);padding-bottom:10px;margin-bottom:6px}
@@ -329,6 +330,7 @@ _PAGE = """<!DOCTYPE html>
 <main>
 <section class="card"><div class="legend">{legend}
 <span><mark class="s0">term</mark> pushed the sector up (hover for its weight)</span>
+<span class="greyed">grey text: no sector</span>
 <span><span class="flag">to review</span> a score within {margin} of its sector's threshold</span></div></section>
 <section class="card"><h3>Sectors across the batch</h3><div class="charts">{charts}</div></section>
 <section class="card"><h3>Articles</h3>{table}</section>
