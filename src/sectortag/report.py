@@ -199,7 +199,7 @@ def _table(summary, codes: list[str], names: list[str], review: dict[str, int]) 
         rows.append(f'<tr><td class="n">{n}</td><td class="id"><a href="#a{n}">{html.escape(str(data["article_id"]))}</a></td>'
                     f'<td>{_badges(main, names) or "<span class=none>none</span>"}</td>'
                     f'<td class="n">{int(data["paragraphs"])}</td>{cells}'
-                    f'<td class="n{"" if to_review else " zero"}">{to_review}</td></tr>')
+                    f'<td class="n{" rv" if to_review else " zero"}">{to_review}</td></tr>')
     return (f'<div class="scroll"><table><thead><tr><th class="n">#</th><th>Article</th><th>Main sectors</th><th class="n">Paragraphs</th>'
             f'{head}<th class="n">To review</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
@@ -272,6 +272,7 @@ padding:6px 8px;white-space:nowrap}
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
 tbody tr:hover{background:#f8f9fb}
 .n{text-align:right;font-variant-numeric:tabular-nums}td.zero{color:#c2c7d0}.scroll{overflow-x:auto}td.id{white-space:nowrap}
+td.rv{color:var(--warn);font-weight:700}
 .count{background:var(--t);color:var(--c);font-weight:650;border-radius:5px;padding:1px 7px}
 a{color:#1f5fbf;text-decoration:none}a:hover{text-decoration:underline}
 .article header{display:flex;flex-wrap:wrap;justify-content:space-between;gap:6px 16px;align-items:baseline;
