@@ -1,4 +1,4 @@
-"""The `sectortag` command: train | evaluate | predict. Errors become one line and an exit code."""
+"""The `sectortag` command: train | evaluate | predict | report. Errors become one line and an exit code."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from pathlib import Path
 from .errors import Interrupted, ModelMismatchWarning, SectorTagError
 from .home import default_config
 
+
+
+NEEDS_ARTICLES = ("needs whole articles: a folder, a glob, a .txt/.html file, or --articles with --id-column for a "
+                  "file of one article a row")
 
 
 class Progress:
@@ -107,8 +111,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     job.check_paths(args.input, args.output)
     articles = args.articles or job.is_article_input(args.input)
     if args.summary and not articles:
-        raise SectorTagError("--summary needs whole articles: a folder, a glob, a .txt/.html file, or --articles "
-                             "with --id-column for a file of one article a row")
+        raise SectorTagError(f"--summary {NEEDS_ARTICLES}")
     if args.summary:
         job.check_paths(args.input, args.summary)
     tagger = SectorTagger.load(args.model)
@@ -168,7 +171,47 @@ def _version() -> str:
         return "sectortag (not installed)"
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .jobs import predict as job
+    from .model import SectorTagger
+    from .report import write_report
+
+    start = time.perf_counter()
+    if not (args.articles or job.is_article_input(args.input)):
+        raise SectorTagError(f"report {NEEDS_ARTICLES}")
+    if Path(args.output).suffix.lower() not in (".html", ".htm"):
+        raise SectorTagError(f"{args.output}: the report is a web page; name the output .html")
+    if not 0 <= args.margin < 1:
+        raise SectorTagError(f"--margin {args.margin}: must be at least 0 and below 1")
+    job.check_paths(args.input, args.output)
+    if not Path(args.output).parent.exists():
+        raise SectorTagError(f"{args.output}: folder {Path(args.output).parent} does not exist")
+    tagger = SectorTagger.load(args.model)
+    frames = [tagged for _, tagged in job.tagged_article_batches(tagger, args.input, 5000, args.captions,
+                                                                  args.id_column, args.text_column)]
+    counts = write_report(tagger, pd.concat(frames, ignore_index=True), args.output, margin=args.margin,
+                          source=args.input)
+    print(f"report of {counts.articles:,} articles, {counts.paragraphs:,} paragraphs, {counts.review:,} to review "
+          f"(margin {args.margin:g}) written to {args.output} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _article_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that say how articles are read and which model tags them (predict and report)."""
+    p.add_argument("--text-column", default="text", help="the column holding the text (default: text)")
+    p.add_argument("--id-column", default="id", help="with --articles: the column naming each article (default: id)")
+    p.add_argument("--articles", action="store_true",
+                   help="each row of a .jsonl/.csv/.parquet input is a whole article (split into paragraphs)")
+    p.add_argument("--captions", choices=("skip", "tag"), default="skip",
+                   help="photo captions in articles: skip them (default) or tag them like paragraphs")
+    p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .report import DEFAULT_MARGIN
+
     parser = argparse.ArgumentParser(prog="sectortag", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,15 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paragraphs: .jsonl, .csv, .parquet, or - (JSONL on stdin); whole articles: a .txt or .html "
                         "file, a folder of them, or a quoted glob ('news/*.html')")
     p.add_argument("--output", required=True, help=".jsonl, .csv, .parquet, or - (JSONL on stdout)")
-    p.add_argument("--text-column", default="text", help="the column holding the text (default: text)")
-    p.add_argument("--id-column", default="id", help="with --articles: the column naming each article (default: id)")
-    p.add_argument("--articles", action="store_true",
-                   help="each row of a .jsonl/.csv/.parquet input is a whole article (split into paragraphs)")
+    _article_arguments(p)
     p.add_argument("--summary", help="also write a per-article summary (.csv, .jsonl or .parquet)")
-    p.add_argument("--captions", choices=("skip", "tag"), default="skip",
-                   help="photo captions in articles: skip them (default) or tag them like paragraphs")
     p.add_argument("--excel", action="store_true", help="CSV with a UTF-8 byte-order mark, for spreadsheet programs")
-    p.add_argument("--model", help="model file or models:/ URI (default: the champion)")
     p.add_argument("--chunk-size", type=int, default=5000)
     p.add_argument("--n-jobs", type=int, default=None, help="tokenizer processes (-1: all cores)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any row could not be tagged")
@@ -216,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     q = actions.add_parser("promote", help="make VERSION the champion (hash checked; champion file refreshed)")
     q.add_argument("version")
     p.set_defaults(func=cmd_models)
+
+
+    p = sub.add_parser("report", help="one self-contained HTML page of tagged articles, for reading in a browser")
+    p.add_argument("--input", required=True,
+                   help="a folder of .txt/.html articles, a quoted glob, one article file, or with --articles a "
+                        ".jsonl/.csv/.parquet file of one article a row")
+    p.add_argument("--output", required=True, help="the page to write (.html)")
+    _article_arguments(p)
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                   help="mark a paragraph 'to review' when a sector's score is within this of its threshold "
+                        f"(default: {DEFAULT_MARGIN})")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -13,12 +13,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..article import ARTICLE_SUFFIXES, read_article
 from ..data import STDIN, iter_chunks
 from ..errors import DataError, SectorTagError
 from ..model import SectorTagger
 from ..output import STDOUT, ChunkWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GLOB_CHARS = set("*?[")
 
@@ -132,15 +136,24 @@ def _article_rows(chunk, id_column: str, text_column: str, source: str):
     return zip(chunk[id_column], chunk[text_column])
 
 
-def tag_articles(tagger: SectorTagger, source: str, writer: ChunkWriter, chunk_size: int, captions: str,
-                 id_column: str, text_column: str, explain: bool, progress) -> tuple[Counts, list]:
-    """Each article is split into body paragraphs and tagged; returns the counts and per-batch summaries."""
-    counts, summaries, unreadable = Counts(), [], {}
+def tagged_article_batches(tagger: SectorTagger, source: str, chunk_size: int, captions: str, id_column: str,
+                           text_column: str) -> Iterator[tuple[list[tuple[str, str]], "pd.DataFrame"]]:
+    """Each batch of articles with its `tag_articles` frame; a file that could not be read keeps its one row with
+    the reason in `error`."""
+    unreadable: dict[str, str] = {}
     for batch in iter_article_batches(tagger, source, chunk_size, captions, id_column, text_column, unreadable):
         tagged = tagger.tag_articles(batch, captions=captions)
         for article_id, reason in unreadable.items():
             tagged.loc[tagged["article_id"] == article_id, "error"] = reason
         unreadable.clear()
+        yield batch, tagged
+
+
+def tag_articles(tagger: SectorTagger, source: str, writer: ChunkWriter, chunk_size: int, captions: str,
+                 id_column: str, text_column: str, explain: bool, progress) -> tuple[Counts, list]:
+    """Each article is split into body paragraphs and tagged; returns the counts and per-batch summaries."""
+    counts, summaries = Counts(), []
+    for batch, tagged in tagged_article_batches(tagger, source, chunk_size, captions, id_column, text_column):
         if explain:
             tagged = with_reasons(tagger, tagged, "paragraph")
         for why in tagged.attrs["dropped"].values():
