@@ -241,9 +241,12 @@ def test_the_report_renders_in_headless_chromium(folder_report, folder_tagged, t
             tagged_row = page.locator("[data-paragraph]:not([data-sectors=''])").first
             assert tagged_row.locator(".marks i").first.bounding_box()["width"] > 0
             (ROOT / "reports").mkdir(exist_ok=True)
-            page.screenshot(path=str(ROOT / "reports" / "report_screenshot.png"), full_page=True)
+            page.screenshot(path=str(ROOT / "reports" / "report_full.png"), full_page=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(ROOT / "reports" / "report_screenshot.png"))  # the top, shown in the README
         finally:
             browser.close()
     assert problems == []
     assert (ROOT / "reports" / "report_screenshot.png").stat().st_size > 10_000
+    assert (ROOT / "reports" / "report_full.png").stat().st_size > 10_000
     print(f"browser check in {time.perf_counter() - start:.1f} s")
