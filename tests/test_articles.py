@@ -133,12 +133,13 @@ def test_a_file_of_whole_articles_with_an_id_column(model_file, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--summary", "s.csv"], "--summary needs whole articles"),
     (["--excel"], "--excel writes CSV"),
+    (["--articles", "--id-column", "text", "--summary", "o.jsonl"], "needs a file of its own"),
 ])
 def test_option_errors_are_one_line(model_file, tmp_path, capsys, args, message):
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"text": "Thu ngân sách đạt 96% dự toán năm."}\n', encoding="utf-8")
     code = main(["predict", "--input", str(inp), "--output", str(tmp_path / "o.jsonl"), "--model", str(model_file),
-                 *[str(tmp_path / a) if a.endswith(".csv") else a for a in args]])
+                 *[str(tmp_path / a) if a.endswith((".csv", ".jsonl")) else a for a in args]])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 

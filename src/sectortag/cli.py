@@ -113,6 +113,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.summary and not articles:
         raise SectorTagError(f"--summary {NEEDS_ARTICLES}")
     if args.summary:
+        if args.summary == args.output:
+            raise SectorTagError(f"--summary {args.summary}: the summary needs a file of its own, not the output")
         job.check_paths(args.input, args.summary)
     tagger = SectorTagger.load(args.model)
     if args.n_jobs is not None:
