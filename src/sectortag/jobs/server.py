@@ -95,14 +95,31 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
         raise SectorTagError(f"{what} failed: {detail[-1] if detail else f'exit {proc.returncode}'}{where}")
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, …), or None."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (a child of ours that ended is reaped first)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    fields = _stat(pid) if pid > 0 else None
+    return fields is not None and fields[0] != "Z"
+
+
+def _group_running(pgid: int) -> bool:
+    process_running(pgid)  # reap the group leader if it is our child
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def _cmdline(pid: int) -> str:
@@ -138,11 +155,11 @@ def _pg_pid(folder: Path) -> int | None:
         pid = int((folder / "pg" / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) and "postgres" in _cmdline(pid) else None
+    return pid if process_running(pid) and "postgres" in _cmdline(pid) else None
 
 
 def _mlflow_running(state: State | None) -> bool:
-    return (state is not None and _alive(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid)
+    return (state is not None and process_running(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid)
             and _health(state.host, state.port))
 
 
@@ -255,7 +272,7 @@ def start(folder: Path = FOLDER, host: str = HOST, port: int = PORT, pg_port: in
         say(f"already running: MLflow server pid {state.mlflow_pid} at {state.uri}, PostgreSQL pid {state.pg_pid} "
             f"on 127.0.0.1:{state.pg_port}")
         return state
-    if state is not None and _alive(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid):
+    if state is not None and process_running(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid):
         _stop_group(state.mlflow_pid)  # a server that stopped answering
     bindir = pg_bin()
     for sub in ("logs", "artifacts"):
@@ -284,9 +301,7 @@ def _stop_group(pid: int, timeout: float = 20) -> None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
+            if not _group_running(pid):
                 return
             time.sleep(0.1)
 
@@ -298,7 +313,7 @@ def stop(folder: Path = FOLDER, say=print) -> None:
     if state is None:
         say(f"nothing recorded in {folder / 'state.json'}: no server was started from {folder}")
         return
-    if state.mlflow_pid and _alive(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid):
+    if state.mlflow_pid and process_running(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid):
         _stop_group(state.mlflow_pid)
         say(f"stopped the MLflow server (pid {state.mlflow_pid})")
     else:
