@@ -91,6 +91,9 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
+        if log is not None and log.is_file():  # the server's own reason beats pg_ctl's "examine the log output"
+            detail += [line.split("FATAL:", 1)[1].strip() for line in log.read_text(errors="replace").splitlines()
+                       if "FATAL:" in line][-1:]
         where = f"; see {log}" if log else ""
         raise SectorTagError(f"{what} failed: {detail[-1] if detail else f'exit {proc.returncode}'}{where}")
 
@@ -135,6 +138,17 @@ def _health(host: str, port: int, timeout: float = 2.0) -> bool:
             return r.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _check_port_free(host: str, port: int, option: str) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise SectorTagError(f"port {port} on {host} is taken ({e.strerror}): another server listens there; "
+                                 f"stop it or choose another {option}") from None
 
 
 def read_state(folder: Path = FOLDER) -> State | None:
@@ -203,6 +217,7 @@ def start_postgres(folder: Path, bindir: Path, pg_port: int, timeout: float = 60
     pid = _pg_pid(folder)
     log = folder / "logs" / "postgres.log"
     if pid is None:
+        _check_port_free("127.0.0.1", pg_port, "--pg-port")
         log.touch()
         _give_to_postgres(log)
         _run(_as_postgres([str(bindir / "pg_ctl"), "-D", str((folder / "pg").resolve()), "-l", str(log.resolve()),
@@ -235,11 +250,10 @@ def backend_uri(pg_port: int) -> str:
     return f"postgresql+psycopg://{DB_USER}@127.0.0.1:{pg_port}/{DB_NAME}"
 
 
-def start_mlflow(folder: Path, host: str, port: int, pg_port: int, workers: int = 2, timeout: float = 120) -> int:
+def start_mlflow(folder: Path, host: str, port: int, pg_port: int, workers: int = 2, timeout: float = 120,
+                 allowed_hosts: str | None = None) -> int:
     """Start `mlflow server` on the database in its own process group and wait until /health answers."""
-    if _health(host, port, timeout=1):
-        raise SectorTagError(f"port {port} on {_client_host(host)} already answers /health: another MLflow server "
-                             f"runs there; stop it or choose --port")
+    _check_port_free(host, port, "--port")
     log = folder / "logs" / "mlflow.log"
     (folder / "artifacts").mkdir(exist_ok=True)
     env = {**os.environ, "PGPASSFILE": str(_password_file(folder).resolve()),
@@ -247,6 +261,8 @@ def start_mlflow(folder: Path, host: str, port: int, pg_port: int, workers: int 
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri(pg_port),
            "--artifacts-destination", str((folder / "artifacts").resolve()),
            "--host", host, "--port", str(port), "--workers", str(workers)]
+    if allowed_hosts:  # the names other machines reach it by (MLflow accepts localhost and private IPs by default)
+        cmd += ["--allowed-hosts", allowed_hosts]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, start_new_session=True)
@@ -263,7 +279,7 @@ def start_mlflow(folder: Path, host: str, port: int, pg_port: int, workers: int 
 
 
 def start(folder: Path = FOLDER, host: str = HOST, port: int = PORT, pg_port: int = PG_PORT, workers: int = 2,
-          timeout: float = 120, say=print) -> State:
+          timeout: float = 120, allowed_hosts: str | None = None, say=print) -> State:
     """Create (once) and start PostgreSQL, then the MLflow server on it; record both pids. When both already
     run, say so and return the recorded state."""
     folder = Path(folder)
@@ -275,6 +291,7 @@ def start(folder: Path = FOLDER, host: str = HOST, port: int = PORT, pg_port: in
     if state is not None and process_running(state.mlflow_pid) and "mlflow" in _cmdline(state.mlflow_pid):
         _stop_group(state.mlflow_pid)  # a server that stopped answering
     bindir = pg_bin()
+    _check_port_free(host, port, "--port")  # before PostgreSQL starts, so a taken port leaves nothing running
     for sub in ("logs", "artifacts"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -284,7 +301,7 @@ def start(folder: Path = FOLDER, host: str = HOST, port: int = PORT, pg_port: in
     # the pids are recorded as soon as each process exists, so `stop` finds them even if the rest fails
     _write_state(folder, State(pg_pid, pg_port, 0, host, port))
     t1 = time.perf_counter()
-    mlflow_pid = start_mlflow(folder, host, port, pg_port, workers, timeout)
+    mlflow_pid = start_mlflow(folder, host, port, pg_port, workers, timeout, allowed_hosts)
     state = State(pg_pid, pg_port, mlflow_pid, host, port)
     _write_state(folder, state)
     say(f"PostgreSQL pid {pg_pid} on 127.0.0.1:{pg_port}; MLflow server pid {mlflow_pid} answered in "
@@ -317,13 +334,13 @@ def stop(folder: Path = FOLDER, say=print) -> None:
         _stop_group(state.mlflow_pid)
         say(f"stopped the MLflow server (pid {state.mlflow_pid})")
     else:
-        say(f"the MLflow server (pid {state.mlflow_pid}) was not running")
+        say("the MLflow server was not running")
     if _pg_pid(folder) == state.pg_pid:
         _run(_as_postgres([str(pg_bin() / "pg_ctl"), "-D", str((folder / "pg").resolve()), "-m", "fast", "-w",
                            "stop"]), "pg_ctl stop", folder / "logs" / "postgres.log")
         say(f"stopped PostgreSQL (pid {state.pg_pid}); the data stays in {folder / 'pg'}")
     else:
-        say(f"PostgreSQL (pid {state.pg_pid}) was not running")
+        say("PostgreSQL was not running")
     (folder / "state.json").unlink(missing_ok=True)
 
 
@@ -349,12 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=PORT, help=f"the MLflow server's port (default {PORT})")
     parser.add_argument("--pg-port", type=int, default=PG_PORT, help=f"PostgreSQL's loopback port (default {PG_PORT})")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the MLflow server (default 2)")
+    parser.add_argument("--allowed-hosts", help="Host names other machines use, e.g. mlbox.example.org:5050 "
+                                                "(passed to mlflow server; default: localhost and private IPs)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for /health (default 120)")
     args = parser.parse_args(argv)
     try:
         if args.action == "start":
-            state = start(args.folder, args.host, args.port, args.pg_port, args.workers, args.timeout)
+            state = start(args.folder, args.host, args.port, args.pg_port, args.workers, args.timeout,
+                          args.allowed_hosts)
             print(f"export MLFLOW_TRACKING_URI={state.uri}")
+            if state.host != _client_host(state.host):
+                import socket
+
+                print(f"# from other machines: export MLFLOW_TRACKING_URI=http://{socket.getfqdn()}:{state.port}")
         elif args.action == "stop":
             stop(args.folder)
         else:
