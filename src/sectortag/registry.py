@@ -94,6 +94,9 @@ def open_experiment(name: str) -> None:
 
     with registry_lock():
         mlflow.set_experiment(name)
+        # again: when another machine creates it at the same moment, MLflow (3.17) returns the experiment without
+        # making it the active one, and the run would go to "Default"; the second call finds and selects it
+        mlflow.set_experiment(name)
 
 
 def pause_point(name: str) -> None:

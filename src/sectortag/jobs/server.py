@@ -144,6 +144,7 @@ def _check_port_free(host: str, port: int, option: str) -> None:
     import socket
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: a listener blocks, TIME_WAIT not
         try:
             s.bind((host, port))
         except OSError as e:
