@@ -137,7 +137,7 @@ def test_a_server_killed_during_a_training(on_server, mlflow_server):
     assert retry.alias == "champion" and int(retry.version) == int(first.version) + 2
     statuses = {r.info.run_id: r.info.status for r in _runs(name)}
     interrupted = [s for run, s in statuses.items() if run not in (first.run_id, retry.run_id)]
-    assert interrupted in (["KILLED"], ["FAILED"], [])  # closed by the retry, since its process is gone
+    assert interrupted == ["KILLED"]  # created before the kill, closed by the retry since its process is gone
     assert statuses[first.run_id] == statuses[retry.run_id] == "FINISHED"
 
 
@@ -147,6 +147,7 @@ def test_the_champion_loads_from_the_server(on_server, mlflow_server):
     result = train("training/config.toml")  # the default names: models:/sectortag@champion
     assert result.alias == "champion"
     champion = MlflowClient().get_model_version_by_alias("sectortag", "champion")
+    shutil.rmtree(on_server.parent / "cache")  # no verified local copy: the model comes from the server
     tagger = SectorTagger.load("models:/sectortag@champion")
     assert tagger.sha256_ == champion.tags["model_sha256"] == SectorTagger.load(result.model_path).sha256_
     texts = ["Tỉnh giao 1.200 tỷ đồng vốn đầu tư công cho các huyện.", "Lễ khai mạc lễ hội hoa ban."]
