@@ -8,10 +8,10 @@ SHARED ?= ../shared
 EXTRA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui clean system-deps serve
+.PHONY: help setup train evaluate predict test bench validate-data mlflow-ui mlflow-server mlflow-server-stop clean system-deps serve
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,17 @@ serve: $(STAMP) ## serve the champion over HTTP (POST /invocations) on 127.0.0.1
 
 mlflow-ui: $(STAMP) ## browse runs and models at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
+
+# A shared MLflow server for a team: PostgreSQL (Debian's postgresql, `make system-deps`) and `mlflow server` on
+# it, everything under .mlflow-server/; SERVER_ARGS="--host 0.0.0.0 --port 5050 --pg-port 5433" changes where.
+$(VENV)/.installed-db: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,db]" && touch $@
+
+mlflow-server: $(VENV)/.installed-db ## start a shared MLflow server on PostgreSQL (.mlflow-server/) and print the MLFLOW_TRACKING_URI to export
+	$(BIN)/python -m sectortag.jobs.server start $(SERVER_ARGS)
+
+mlflow-server-stop: $(STAMP) ## stop the server of `make mlflow-server` and its PostgreSQL (the data stays)
+	$(BIN)/python -m sectortag.jobs.server stop
 
 clean: ## remove .venv, trained models, reports and caches (keeps mlflow.db)
 	rm -rf $(VENV) models/*.sectortag reports .pytest_cache .hypothesis src/*.egg-info

@@ -49,14 +49,25 @@ def start() -> None:
     # through the environment, as MLflow reads it on every call (and subprocesses inherit it); setting MLflow's
     # process-wide URI instead would outlive a later change of MLFLOW_TRACKING_URI in the same process
     os.environ["MLFLOW_TRACKING_URI"] = uri
+    problem = server_problem()
+    if problem:
+        raise SectorTagError(f"{problem}; start it or unset MLFLOW_TRACKING_URI")
+
+
+def server_problem() -> str | None:
+    """'MLflow tracking server <uri> does not answer (<why>)' when the tracking URI is a server that does not
+    accept connections now; None for a local store or a server that does."""
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             socket.create_connection((parsed.hostname, port), timeout=5).close()
         except OSError as e:
-            raise SectorTagError(f"MLflow tracking server {uri} does not answer ({e.strerror or e}); "
-                                 f"start it or unset MLFLOW_TRACKING_URI") from None
+            return f"MLflow tracking server {uri} does not answer ({e.strerror or e})"
+    return None
 
 
 def _lock_path() -> Path:
@@ -95,6 +106,9 @@ def open_experiment(name: str) -> None:
         if urlparse(mlflow.get_tracking_uri()).scheme == "sqlite" and home and mlflow.get_experiment_by_name(name) is None:
             # artifacts beside the project's store, not in whatever folder the first run started from
             mlflow.create_experiment(name, artifact_location=(home / "mlruns").as_uri())
+        mlflow.set_experiment(name)
+        # again: when another machine creates it at the same moment, MLflow (3.17) returns the experiment without
+        # making it the active one, and the run would go to "Default"; the second call finds and selects it
         mlflow.set_experiment(name)
 
 
@@ -292,8 +306,59 @@ def register_and_promote(model_uri: str, name: str, sha256: str, score: float, c
         alias = champion if previous is None or score >= previous else challenger
         pause_point("registered")
         client.set_registered_model_alias(name, alias, version)
+        alias = settle_champion(name, version, alias, champion, challenger)
     pause_point("after-alias")
     return version, alias, previous
+
+
+CONTENDER_TAG = "sectortag.contender"
+SCORE_TAG, SELECTION_TAG = "dev_selection_macro_f1", "dev_selection_sha256"
+SETTLE_WINDOW_MS = 3_600_000  # versions registered this close to ours count as racing with it
+SETTLE_ROUNDS = 5
+
+
+def settle_champion(name: str, version: str, alias: str, champion: str = "champion",
+                    challenger: str = "challenger") -> str:
+    """After this trainer moved `champion` to `version`: make the alias end on the best of the versions racing
+    for it, and return the alias `version` ends with.
+
+    The file lock serialises trainers of one machine only; on a shared server, two trainers on two machines can
+    both read the old champion, both win against it, and the later move would win, whatever the scores. So each
+    trainer that moved the alias marks its version a contender, then re-reads the alias and the contenders
+    registered within SETTLE_WINDOW_MS of it on the same selection data (tag SELECTION_TAG: their recorded
+    scores are comparable) and moves the alias to the best by the promotion rule (recorded score at full
+    precision, a tie to the newer version). This converges: the last trainer to move the alias re-reads after
+    its move and sees every contender that moved it before. A champion that is not a contender (set by hand,
+    or by a training on other data) is left alone, as is a version without the tags."""
+    from mlflow import MlflowClient
+
+    if alias != champion:
+        return alias
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, CONTENDER_TAG, "true")
+    ours = client.get_model_version(name, version)
+    if SCORE_TAG not in ours.tags or SELECTION_TAG not in ours.tags:
+        return alias
+
+    def rank(v) -> tuple[float, int]:
+        return float(v.tags[SCORE_TAG]), int(v.version)
+
+    for _ in range(SETTLE_ROUNDS):
+        holder = champion_version(name, champion)
+        contenders = {str(v.version): v for v in client.search_model_versions(f"name='{name}'")
+                      if v.tags.get(CONTENDER_TAG) and v.tags.get(SELECTION_TAG) == ours.tags[SELECTION_TAG]
+                      and SCORE_TAG in v.tags
+                      and abs(v.creation_timestamp - ours.creation_timestamp) <= SETTLE_WINDOW_MS}
+        contenders[str(ours.version)] = ours
+        best = max(contenders.values(), key=rank)
+        if holder is not None and (str(holder.version) not in contenders or str(holder.version) == str(best.version)):
+            break
+        client.set_registered_model_alias(name, champion, best.version)
+    holder = champion_version(name, champion)
+    if holder is not None and str(holder.version) == str(version):
+        return champion
+    client.set_registered_model_alias(name, challenger, version)
+    return challenger
 
 
 def sync_champion_file(name: str, path: Path, alias: str = "champion") -> bool:

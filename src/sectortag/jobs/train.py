@@ -8,6 +8,7 @@ models/champion.sectortag is then made a copy of whatever the alias holds.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .. import registry
-from ..errors import Interrupted
+from ..errors import Interrupted, SectorTagError
 from ..corpus import check_splits, evaluation_sets, load_splits, summary
 from ..metrics import flat_metrics, report
 from ..model import SectorTagger
@@ -54,6 +55,15 @@ def selection_score(tagger: SectorTagger, frames: dict[str, pd.DataFrame]) -> tu
     per = {name: report(list(f["labels"]), tagger.predict(list(f["text"])), tagger.labels_)["macro_f1"]
            for name, f in frames.items()}
     return sum(per.values()) / len(per), per
+
+
+def selection_sha256(frames: dict[str, pd.DataFrame]) -> str:
+    """Identifies the dev data a selection score was computed on: scores with the same hash are comparable."""
+    import hashlib
+
+    from ..data import data_hash
+
+    return hashlib.sha256(json.dumps({name: data_hash(f) for name, f in sorted(frames.items())}).encode()).hexdigest()
 
 
 def clean_stale(models_dir: Path) -> None:
@@ -101,10 +111,19 @@ def train(config_path: str | Path, root: str | Path = ".", extra: list[str] | No
         say(f"marked {closed} run(s) of killed training processes as KILLED")
     champion_file = models_dir / "champion.sectortag"
     registry.sync_champion_file(tr.registered_model, champion_file, tr.champion_alias)  # repair a stale copy
+    from mlflow.exceptions import MlflowException
+
     try:
         return _run(settings, data, parts, frames, tagger, root, extra, champion_file, start, say)
     except KeyboardInterrupt:
         raise Interrupted("interrupted before registration: the registry and the champion are unchanged") from None
+    except MlflowException:
+        problem = registry.server_problem()
+        if problem is None:
+            raise
+        raise SectorTagError(f"{problem}: it went away during the training; the champion is unchanged unless the "
+                             f"server recorded this run's move before that, and the next training closes this run; "
+                             f"retry when it answers") from None
 
 
 def _run(settings, data, parts, frames, tagger, root, extra, champion_file, start, say) -> TrainResult:
@@ -151,7 +170,7 @@ def _run(settings, data, parts, frames, tagger, root, extra, champion_file, star
         try:
             version, alias, previous = registry.register_and_promote(
                 model_uri, tr.registered_model, sha, score, champion_score, tr.champion_alias, tr.challenger_alias,
-                tags={"dev_selection_macro_f1": repr(score)})
+                tags={registry.SCORE_TAG: repr(score), registry.SELECTION_TAG: selection_sha256(frames)})
         except KeyboardInterrupt:
             raise Interrupted("interrupted while registering: the new version, if it was registered, holds no "
                               "alias; the champion is unchanged") from None
