@@ -88,6 +88,7 @@ def test_works_from_any_folder_without_a_stray_store(project, tmp_path_factory, 
     assert sorted(p.name for p in elsewhere.iterdir()) == ["in.jsonl", "out.jsonl"]  # no mlflow.db, no mlruns
     assert json.loads((elsewhere / "out.jsonl").read_text(encoding="utf-8"))["model_version"] == "1"
     monkeypatch.setenv("SECTORTAG_HOME", str(elsewhere))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # set by the commands above, as for their subprocesses
     assert main(["models", "list"]) == 2
     assert "SECTORTAG_HOME" in capsys.readouterr().err
 
