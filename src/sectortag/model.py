@@ -241,8 +241,7 @@ class SectorTagger:
         the SHA-256 recorded when it was registered.
         """
         if source is None:
-            source = os.environ.get("SECTORTAG_MODEL") or (
-                DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None)
+            source = champion_source()
         if source is None or str(source).startswith(("models:/", "runs:/")):
             from .registry import fetch_model  # only a registry load needs MLflow
 
@@ -258,6 +257,12 @@ class SectorTagger:
         tagger.versions_ = dict(doc.get("versions", {}))
         tagger.sha256_ = bundle.file_sha256(path)
         return tagger
+
+
+def champion_source() -> str | Path | None:
+    """Where `SectorTagger.load()` finds the champion without MLflow: `$SECTORTAG_MODEL`, else
+    models/champion.sectortag when it exists; None means the registry's champion."""
+    return os.environ.get("SECTORTAG_MODEL") or (DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None)
 
 
 def _as_batch(X: Iterable[Any]) -> list[Any]:
