@@ -40,8 +40,10 @@ _TAGGERS: dict[tuple[str, str], SectorTagger] = {}  # per Python worker process:
 
 # ---- the session --------------------------------------------------------------------------------
 def _quiet() -> None:
-    """Silence per-call noise on the driver: pyspark's notice about pandas 3 (this route is tested with it)."""
+    """Silence per-call noise on the driver: pyspark's notice about pandas 3 (this route is tested with it) and
+    pandas 3's deprecation of an argument pyspark passes on every conversion."""
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
 
 
 def _under_spark_submit() -> bool:
@@ -144,6 +146,8 @@ def _tag_batches(source: str, sha256: str, tracking_uri: str | None, columns: li
     def tag(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         tagger = worker_tagger(source, sha256, tracking_uri)
         for texts in batches:
+            if isinstance(texts, pd.DataFrame):  # a struct column arrives as a frame: each row is then a dict
+                texts = pd.Series(texts.to_dict(orient="records"), dtype=object)
             frame = pd.DataFrame({"text": texts.reset_index(drop=True)})
             yield tagger.predict_frame(frame, "text")[columns]
 
@@ -203,16 +207,15 @@ def _read(spark: "SparkSession", path: Path, fmt: str) -> "DataFrame":
         raise DataError(f"{path}: cannot read it as {fmt} ({_first_line(e)})") from None
 
 
-def _spread(df: "DataFrame", rows: int, parallelism: int) -> "DataFrame":
-    """At least 4 partitions per core (when there are rows enough), keeping the input order: a range
-    partitioning on each row's position, sorted within each partition."""
+def _spread(df: "DataFrame", parallelism: int) -> "DataFrame":
+    """At least 4 partitions per core, keeping the input order (a range partitioning on each row's position,
+    sorted within each partition): one JSONL file is otherwise one partition, tagged by one core."""
     from pyspark.sql.functions import monotonically_increasing_id
 
-    want = min(rows, 4 * parallelism)
-    if df.rdd.getNumPartitions() >= want:
+    if df.rdd.getNumPartitions() >= 4 * parallelism:
         return df
     position = "_sectortag_position"
-    return (df.withColumn(position, monotonically_increasing_id()).repartitionByRange(want, position)
+    return (df.withColumn(position, monotonically_increasing_id()).repartitionByRange(4 * parallelism, position)
             .sortWithinPartitions(position).drop(position))
 
 
@@ -238,13 +241,14 @@ def predict_files(input: str | Path, output_dir: str | Path, model: str | Path |
     df = _read(spark, inp, fmt)
     if text_column not in df.columns:
         raise DataError(f"{inp}: no column {text_column!r} (columns: {', '.join(df.columns)})")
-    scored = score(df, model, text_column)  # checks the column and loads the model before any work
+    # spread before tagging, so that the tagging runs on every core (the model is loaded here, before any work)
+    scored = score(_spread(df, spark.sparkContext.defaultParallelism), model, text_column)
     rows_in = df.count()
     if rows_in == 0:
         raise DataError(f"{inp}: no records")
     tmp = temporary_beside(out)
     try:
-        _spread(scored, rows_in, spark.sparkContext.defaultParallelism).write.parquet(str(tmp))
+        scored.write.parquet(str(tmp))
         written = spark.read.parquet(str(tmp))
         rows_out, errors = (int(x) for x in written.selectExpr("count(*)", "count(error)").first())
         parts = sum(1 for _ in tmp.glob("part-*"))
