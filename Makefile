@@ -61,8 +61,12 @@ $(VENV)/.installed-bench: $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]" && touch $@ \
 	  || echo "make bench: could not install the bench extra (fastText); the peer is reported as not installed"
 
-bench: $(VENV)/.installed-bench ## measure throughput, memory, start-up and training time; writes reports/bench.{json,md}
-	$(BIN)/python -m sectortag.jobs.bench --shared $(SHARED)
+$(VENV)/.installed-spark: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]" && touch $@ \
+	  || echo "make bench: could not install the spark extra (pyspark); the Spark section is skipped"
+
+bench: $(VENV)/.installed-bench $(VENV)/.installed-spark ## measure throughput, memory, start-up, training time, one process vs Spark; writes reports/bench.{json,md} (BENCH_ARGS=--no-spark skips Spark)
+	$(BIN)/python -m sectortag.jobs.bench --shared $(SHARED) $(BENCH_ARGS)
 
 SERVE_PORT ?= 5002
 serve: $(STAMP) ## serve the champion over HTTP (POST /invocations) on 127.0.0.1:$(SERVE_PORT) with mlflow models serve

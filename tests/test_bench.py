@@ -6,8 +6,8 @@ import pytest
 
 from sectortag.jobs.baselines import fasttext_line
 from sectortag.jobs.bench import peer, report
-from sectortag.jobs.bench.workloads import (build_workloads, check_output, lines_as_paragraphs, sample_file,
-                                             share_repeated)
+from sectortag.jobs.bench.workloads import (build_workloads, check_output, distinct_paragraphs, lines_as_paragraphs,
+                                             records_file, sample_file, share_repeated)
 
 
 OWN = [f"đoạn văn số {i} của bộ dữ liệu, đủ dài để là một đoạn" for i in range(30)]
@@ -49,6 +49,16 @@ def test_sample_file_and_output_check(tmp_path):
     assert not check_output(inp, out)["ok"]  # a row lost
     out.write_text("".join(json.dumps({**r, "error": None}) + "\n" for r in reversed(rows)), encoding="utf-8")
     assert not check_output(inp, out)["ok"]  # out of order
+
+
+def test_distinct_paragraphs_never_repeat(tmp_path):
+    texts = distinct_paragraphs(OWN + OWN[:5], 75, seed=2)
+    assert len(texts) == 75 and len(set(texts)) == 75 and texts == distinct_paragraphs(OWN, 75, seed=2)
+    assert set(texts[:30]) == set(OWN) and all(t.startswith(("Mục 2. ", "Mục 3. ")) for t in texts[30:])
+    assert distinct_paragraphs(OWN, 10, seed=2) == texts[:10]
+    records_file(tmp_path / "r.jsonl", texts[:3])
+    assert [json.loads(l) for l in (tmp_path / "r.jsonl").open(encoding="utf-8")] == [
+        {"id": f"b{i}", "text": t} for i, t in enumerate(texts[:3])]
 
 
 def test_fasttext_lines():

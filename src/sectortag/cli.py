@@ -102,6 +102,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.engine == "spark":  # a folder of Parquet parts, written by Spark (sectortag.spark)
+        from .spark import predict_files
+
+        r = predict_files(args.input, args.output, model=args.model, master=args.master, text_column=args.text_column)
+        print(f"tagged {r['rows_out']:,} of {r['rows_in']:,} rows into {r['output']} ({r['parts']} Parquet parts, "
+              f"Spark {r['master']}); {r['error_rows']:,} rows could not be tagged (see the 'error' column)",
+              file=sys.stderr)
+        return 1 if args.strict and r["error_rows"] else 0
     from .jobs import predict as job
     from .model import SectorTagger
     from .output import ChunkWriter
@@ -244,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when any row could not be tagged")
     p.add_argument("--explain", action="store_true",
                    help="add why_<code> columns: the terms that pushed each predicted sector's score up")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="spark: read Parquet/JSONL/CSV (file or folder), write a folder of Parquet parts")
+    p.add_argument("--master", help="with --engine spark: local[N], spark://host:7077, yarn (default: local[*], "
+                                    "or spark-submit's)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("models", help="registered versions: list, show one, promote one to champion")

@@ -361,6 +361,18 @@ def _no_body(dropped: dict[str, int]) -> str:
     return f"no body paragraphs ({left or 'no text'} lines left out)"
 
 
+def champion_source() -> str | Path | None:
+    """Where `SectorTagger.load()` finds the champion as a file: `$SECTORTAG_MODEL`, else the project's
+    models/champion.sectortag (first brought in line with the registry's alias); None: only the registry has it."""
+    from .home import champion_file
+
+    env = os.environ.get("SECTORTAG_MODEL")
+    if env:
+        return env
+    path = champion_file()
+    return _champion()[0] if path is not None and path.is_file() else None
+
+
 def _as_batch(X: Iterable[Any]) -> list[Any]:
     """The inputs as a list; one bare string (or bytes) is refused, since iterating it gives its characters."""
     if isinstance(X, (str, bytes)):

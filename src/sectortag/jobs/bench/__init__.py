@@ -3,7 +3,8 @@
 Measures (see the benchmark issue): underthesea `word_tokenize` alone (the floor), `SectorTagger.predict`
 end to end with n_jobs=1, 2 and -1, batch sizes small and large, `sectortag predict` on a 200,000-paragraph
 file (wall time, peak RSS) against a 10,000-paragraph one, cold start, model file size, `sectortag train` on
-the full dataset, and a fastText peer (optional `bench` extra) trained on the same split with the same tokens.
+the full dataset, a fastText peer (optional `bench` extra) trained on the same split with the same tokens, and
+200,000 distinct paragraphs in one process against Spark local[2] (optional `spark` extra; `--no-spark` skips it).
 
 Everything runs in a temporary folder with its own MLflow store (sqlite) and its own models/: the project's
 mlflow.db, mlruns/ and models/ are not touched. Writes reports/bench.json and reports/bench.md. Run it from
@@ -13,6 +14,6 @@ the project root:
     python -m sectortag.jobs.bench --shared ../shared --quick   # a small smoke run (a few minutes), same report format
 
 Modules: `workloads` (the paragraphs measured and the sample files), `measure` (timing, CPU, RSS of
-processes, the machine), `peer` (the fastText peer), `report` (targets and the markdown table), `run` (the
-whole flow, `main`).
+processes, the machine), `peer` (the fastText peer), `spark` (one process vs Spark), `report` (targets and the
+markdown table), `run` (the whole flow, `main`).
 """

@@ -112,26 +112,44 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU clock ticks of one process so far (its own, not its children's), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def run_tracked(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> dict[str, Any]:
     """Run `cmd`, sampling memory every 0.1 s: wall time, exit code, the main process's peak RSS (its kernel
     high-water mark, VmHWM), the peak of the summed RSS of the process and its workers (shared pages count once
-    per process, so the sum overstates). (The kernel's ru_maxrss is no use here: it keeps the forking parent's.)"""
+    per process, so the sum overstates). (The kernel's ru_maxrss is no use here: it keeps the forking parent's.)
+    CPU seconds of the whole tree: the kernel's count for the process and every descendant reaped by its parent
+    (wait4), and the sum of each process's last sampled CPU time (which also sees descendants left unreaped,
+    such as a JVM's Python workers); `cpu_s` is the larger."""
     start = time.perf_counter()
+    ticks: dict[int, int] = {}
     with log_path.open("w", encoding="utf-8") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=err, stderr=subprocess.STDOUT)
         peak_main = peak_tree = 0
         while True:
-            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             peak_main = max(peak_main, _kb_field(f"/proc/{proc.pid}/status", "VmHWM"))
-            tree = sum(_kb_field(f"/proc/{p}/status", "VmRSS") for p in [proc.pid, *_descendants(proc.pid)])
-            peak_tree = max(peak_tree, tree)
+            tree = [proc.pid, *_descendants(proc.pid)]
+            peak_tree = max(peak_tree, sum(_kb_field(f"/proc/{p}/status", "VmRSS") for p in tree))
+            for p in tree:
+                ticks[p] = max(ticks.get(p, 0), _cpu_ticks(p))
             time.sleep(0.1)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
+    reaped = usage.ru_utime + usage.ru_stime
+    sampled = sum(ticks.values()) / os.sysconf("SC_CLK_TCK")
     return {"seconds": round(seconds, 2), "exit_code": proc.returncode, "peak_rss_mb": round(peak_main / 1024, 1),
-            "peak_rss_tree_mb": round(max(peak_tree, peak_main) / 1024, 1)}
+            "peak_rss_tree_mb": round(max(peak_tree, peak_main) / 1024, 1), "cpu_s": round(max(reaped, sampled), 2),
+            "cpu_reaped_s": round(reaped, 2), "cpu_sampled_s": round(sampled, 2)}
 
 
 def cold_start(work: Path, env: dict[str, str], cli: list[str], model: Path, runs: int = 3) -> dict[str, Any]:

@@ -194,4 +194,7 @@ def markdown(r: dict) -> str:
                           f"{fmt(t['floor_word_tokenize']['paragraphs_per_s'])} par/s | 1.00 | the floor | |"]
     for name, ratios in r["ratios"].items():
         lines += _model_rows(r, name, ratios, met)
-    return "\n".join(lines + _process_rows(r, met) + _peer_rows(r, met)) + "\n"
+    from .spark import rows_md
+
+    spark = rows_md(r["spark"]) if "spark" in r else []
+    return "\n".join(lines + _process_rows(r, met) + _peer_rows(r, met) + spark) + "\n"

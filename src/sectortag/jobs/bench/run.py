@@ -25,6 +25,7 @@ from ...text import PARALLEL_MIN_TEXTS, effective_jobs, forget, tokenize_many
 from .measure import cold_start, load_average, log, machine, measure, run_tracked, streaming, timed
 from .peer import fasttext_peer
 from .report import PREFIX, derive, markdown, targets
+from .spark import spark_section
 from .workloads import SEED, project_workloads
 
 
@@ -41,9 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="reports", help="where bench.json and bench.md are written")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--spark-rows", type=int, default=200_000, help="distinct paragraphs in the Spark section")
+    parser.add_argument("--no-spark", action="store_true", help="skip the Spark section (one process vs local[2])")
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.repeats, args.big, args.small_file, args.batches = 3000, 1, 20_000, 2_000, "500,2000"
+        args.spark_rows = min(args.spark_rows, 20_000)
     return args
 
 
@@ -216,6 +220,8 @@ def bench(args: argparse.Namespace, work: Path, result: dict) -> None:
     result["ratios"], result["cost_per_1000_paragraphs_s"] = derive(t, list(models), batches, len(w["distinct"]))
     peer_step(result, work, data, settings, (ours_test, ours_pred), inputs[True], args.repeats)
     result["streaming"] = streaming(work, env, cli, champion, w["pool"], args.small_file, args.big)
+    result["spark"] = ({"status": "skipped: --no-spark"} if args.no_spark
+                       else spark_section(work, env, cli, champion, w["pool"], args.spark_rows))
 
 
 def write_reports(result: dict, out_dir: Path) -> None:

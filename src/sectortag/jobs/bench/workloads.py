@@ -88,9 +88,27 @@ def project_workloads(own: Sequence[str], shared: Path, size: int) -> tuple[dict
 def sample_file(path: Path, pool: Sequence[str], n: int, seed: int) -> None:
     """A JSONL file of `n` records {"id": "b<i>", "text": …} drawn from `pool` with a fixed seed."""
     rng = random.Random(seed)
+    records_file(path, [rng.choice(pool) for _ in range(n)])
+
+
+def records_file(path: Path, texts: Sequence[str]) -> None:
+    """A JSONL file with one record {"id": "b<i>", "text": …} per text, in order."""
     with path.open("w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"b{i}", "text": rng.choice(pool)}, ensure_ascii=False) + "\n")
+        for i, text in enumerate(texts):
+            f.write(json.dumps({"id": f"b{i}", "text": text}, ensure_ascii=False) + "\n")
+
+
+def distinct_paragraphs(pool: Sequence[str], n: int, seed: int) -> list[str]:
+    """`n` paragraphs, no two alike: the distinct texts of `pool` shuffled with a fixed seed and, when there are
+    fewer, further rounds of them numbered ("Mục 2. …"), so that no row is tokenized for free as a repeat."""
+    rng = random.Random(seed)
+    base = list(dict.fromkeys(pool))
+    rng.shuffle(base)
+    out, k = base[:n], 2
+    while len(out) < n:
+        out += [f"Mục {k}. {t}" for t in base[: n - len(out)]]
+        k += 1
+    return out
 
 
 def check_output(inp: Path, out: Path) -> dict[str, Any]:
