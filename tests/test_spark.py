@@ -226,9 +226,13 @@ def test_readme_spark_example_runs(spark, model_file, tmp_path, monkeypatch, cap
     """The README's Spark example, as written, in this process (its session() returns the running one)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "sectortag.spark" in b)
+    (tmp_path / "training").mkdir()  # a project of its own, whose champion is the test's model
+    shutil.copy(ROOT / "training" / "config.toml", tmp_path / "training")
     (tmp_path / "models").mkdir()
     shutil.copy(model_file, tmp_path / "models" / "champion.sectortag")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SECTORTAG_MODEL", raising=False)
+    monkeypatch.delenv("SECTORTAG_HOME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     exec(compile(example, "README.md", "exec"), {})
     assert "ke_hoach_dau_tu" in capsys.readouterr().out
