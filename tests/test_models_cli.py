@@ -85,10 +85,14 @@ def test_works_from_any_folder_without_a_stray_store(project, tmp_path_factory, 
     inp.write_text('{"text": "Thu ngân sách đạt 96% dự toán năm."}\n', encoding="utf-8")
     assert main(["predict", "--input", "in.jsonl", "--output", "out.jsonl"]) == 0
     assert main(["models", "list"]) == 0
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # each command as a new process would start
+    assert main(["models", "show", "1"]) == 0
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert main(["models", "promote", "1"]) == 0
     assert sorted(p.name for p in elsewhere.iterdir()) == ["in.jsonl", "out.jsonl"]  # no mlflow.db, no mlruns
     assert json.loads((elsewhere / "out.jsonl").read_text(encoding="utf-8"))["model_version"] == "1"
     monkeypatch.setenv("SECTORTAG_HOME", str(elsewhere))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # set by the commands above, as for their subprocesses
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # set by the commands above, as for their subprocesses
     assert main(["models", "list"]) == 2
     assert "SECTORTAG_HOME" in capsys.readouterr().err
 

@@ -203,7 +203,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                                                                   args.id_column, args.text_column)]
     counts = write_report(tagger, pd.concat(frames, ignore_index=True), args.output, margin=args.margin,
                           source=args.input)
-    print(f"report of {counts.articles:,} articles, {counts.paragraphs:,} paragraphs, {counts.review:,} to review "
+    print(f"report of {counts.articles:,} article{'s' if counts.articles != 1 else ''}, {counts.paragraphs:,} paragraphs, {counts.review:,} to review "
           f"(margin {args.margin:g}) written to {args.output} in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -105,8 +105,8 @@ def promote(number: str, name: str = registry.DEFAULT_NAME, alias: str = "champi
     previous holder on the version; refresh the champion file. Returns (previous version, champion file)."""
     from mlflow import MlflowClient
 
+    version = get_version(number, name)  # starts MLflow on the project's store first
     client = MlflowClient()
-    version = get_version(number, name)
     registry.download_version(version)  # refuses a file that does not match the hash recorded at registration
     with registry.registry_lock():
         current = registry.champion_version(name, alias)
