@@ -268,7 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("version")
     p.set_defaults(func=cmd_models)
 
-
     p = sub.add_parser("report", help="one self-contained HTML page of tagged articles, for reading in a browser")
     p.add_argument("--input", required=True,
                    help="a folder of .txt/.html articles, a quoted glob, one article file, or with --articles a "

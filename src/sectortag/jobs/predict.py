@@ -98,7 +98,7 @@ def tag_rows(tagger: SectorTagger, source: str, writer: ChunkWriter, chunk_size:
     return counts
 
 
-def iter_article_batches(tagger: SectorTagger, source: str, chunk_size: int, captions: str, id_column: str,
+def iter_article_batches(tagger: SectorTagger, source: str, chunk_size: int, id_column: str,
                          text_column: str, unreadable: dict[str, str]) -> Iterator[list[tuple[str, str]]]:
     """Articles in batches of about `chunk_size` lines (a batch is tagged at once).
     A file that cannot be read is recorded in `unreadable` and passed on as an empty article."""
@@ -141,7 +141,7 @@ def tagged_article_batches(tagger: SectorTagger, source: str, chunk_size: int, c
     """Each batch of articles with its `tag_articles` frame; a file that could not be read keeps its one row with
     the reason in `error`."""
     unreadable: dict[str, str] = {}
-    for batch in iter_article_batches(tagger, source, chunk_size, captions, id_column, text_column, unreadable):
+    for batch in iter_article_batches(tagger, source, chunk_size, id_column, text_column, unreadable):
         tagged = tagger.tag_articles(batch, captions=captions)
         for article_id, reason in unreadable.items():
             tagged.loc[tagged["article_id"] == article_id, "error"] = reason
