@@ -71,8 +71,15 @@ def pg_bin() -> Path:
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
-    """As root, run a PostgreSQL binary as the `postgres` user (initdb and the postmaster refuse root)."""
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+    """As root, run a PostgreSQL binary as the `postgres` user (initdb and the postmaster refuse root), through
+    util-linux's `runuser` (in /usr/sbin or /sbin, which a root PATH may lack)."""
+    if os.geteuid() != 0:
+        return cmd
+    runuser = shutil.which("runuser") or next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if Path(p).is_file()), None)
+    if runuser is None:
+        raise SectorTagError("running as root, but `runuser` (util-linux) is not found to run PostgreSQL as the "
+                             "`postgres` user; install util-linux or run as another user")
+    return [runuser, "-u", "postgres", "--", *cmd]
 
 
 def _give_to_postgres(path: Path) -> None:
