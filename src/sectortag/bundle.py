@@ -70,17 +70,19 @@ def save(path: str | Path, model: LinearSectorModel, params: dict[str, Any], met
     return hashlib.sha256(data).hexdigest()
 
 
-def load(path: str | Path, trusted_sha256: str | None = None) -> tuple[LinearSectorModel, dict[str, Any]]:
-    """Read a model file: (model, document with `params`, `metadata`, `versions`). Raises ModelError naming the
-    file and the problem; with `trusted_sha256`, the whole file must have that hash."""
+def load(path: str | Path, trusted_sha256: str | None = None) -> tuple[LinearSectorModel, dict[str, Any], str]:
+    """Read a model file: (model, document with `params`, `metadata`, `versions`, the SHA-256 of the whole file,
+    hashed from the bytes read, so the file is read once). Raises ModelError naming the file and the problem;
+    with `trusted_sha256`, the whole file must have that hash."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found (train one with `make train`, or pass a path or models:/ URI)")
     if path.stat().st_size > MAX_BYTES:
         raise ModelError(f"{path}: {path.stat().st_size:,} bytes is too large for a sectortag model")
     data = path.read_bytes()
-    if trusted_sha256 is not None and hashlib.sha256(data).hexdigest() != trusted_sha256:
-        raise ModelError(f"{path}: SHA-256 {hashlib.sha256(data).hexdigest()} differs from the trusted record "
+    sha256 = hashlib.sha256(data).hexdigest()
+    if trusted_sha256 is not None and sha256 != trusted_sha256:
+        raise ModelError(f"{path}: SHA-256 {sha256} differs from the trusted record "
                          f"({trusted_sha256}); the file was replaced or damaged")
     head, _, body = data.partition(b"\n")
     if not head.startswith(MAGIC):
@@ -94,7 +96,7 @@ def load(path: str | Path, trusted_sha256: str | None = None) -> tuple[LinearSec
             doc = json.loads(z.read("model.json").decode("utf-8"))
             with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        return _model(doc, arrays), doc
+        return _model(doc, arrays), doc, sha256
     except ModelError:
         raise
     except Exception as e:  # a well-hashed file with a wrong inside: written by something else

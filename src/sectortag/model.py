@@ -306,14 +306,14 @@ class SectorTagger:
             path, trusted_sha256, version = fetch_model(str(source), with_version=True)
         else:
             path = Path(source)
-        model, doc = bundle.load(path, trusted_sha256)
+        model, doc, sha256 = bundle.load(path, trusted_sha256)
         tagger = cls.__new__(cls)
         tagger._params = {}
         tagger._all_params = dict(doc.get("params", {}))
         tagger.model_ = model
         tagger.metadata_ = dict(doc.get("metadata", {}))
         tagger.versions_ = dict(doc.get("versions", {}))
-        tagger.sha256_ = bundle.file_sha256(path)
+        tagger.sha256_ = sha256
         if not version:
             from .registry import read_sidecar
 
